@@ -1,0 +1,1 @@
+"""The `autoglm` command line and the development tools around the runtime (broker, simulated home, demo)."""

@@ -1,0 +1,142 @@
+"""`autoglm`: the one command line of AutoGLM Hybrid. Heavy imports stay inside each command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from shared.errors import AutoGLMError
+from shared.logs import JsonFormatter
+
+app = typer.Typer(help="AutoGLM Hybrid: edge-plus-cloud agent runtime for smart homes.", no_args_is_help=True)
+devices_app = typer.Typer(help="Simulated devices that speak Home Assistant MQTT discovery.", no_args_is_help=True)
+edge_app = typer.Typer(help="The edge daemon that runs on each gateway.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
+app.add_typer(edge_app, name="edge")
+
+HostOpt = Annotated[str, typer.Option(help="MQTT broker host.", envvar="OPEN_AUTOGLM_MQTT_HOST")]
+PortOpt = Annotated[int, typer.Option(help="MQTT broker port.", envvar="OPEN_AUTOGLM_MQTT_PORT")]
+LogOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+
+
+def setup_logging(level: str, *, stream: object = None) -> None:
+    """JSON lines on stderr."""
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("amqtt", "transitions", "hassil", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr, non-zero exit."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def run_async(main: object) -> None:
+    """Run a coroutine; Ctrl-C stops quietly, project errors become one line."""
+    try:
+        asyncio.run(main)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
+    except (AutoGLMError, OSError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def broker(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 1883,
+    log_level: LogOpt = "info",
+) -> None:
+    """Run the embedded MQTT broker (amqtt) for the demo and development."""
+    from autoglm.broker import serve
+
+    setup_logging(log_level)
+    typer.echo(f"embedded MQTT broker on {host}:{port} (Ctrl-C to stop)", err=True)
+    run_async(serve(host, port))
+
+
+@devices_app.command("simulate")
+def devices_simulate(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 1883,
+    discovery_prefix: Annotated[str, typer.Option(help="Home Assistant discovery prefix.")] = "homeassistant",
+    log_level: LogOpt = "info",
+) -> None:
+    """Run the simulated home: lights, plugs, thermostat, cover, lock, vacuum, media player, sensors."""
+    from autoglm.simhome import run_forever
+
+    setup_logging(log_level)
+    run_async(run_forever(host, port, discovery_prefix=discovery_prefix))
+
+
+@edge_app.command("run")
+def edge_run(
+    config: Annotated[Path | None, typer.Option(help="Settings file (TOML); env OPEN_AUTOGLM_EDGE__* wins.")] = None,
+    log_level: LogOpt = "info",
+) -> None:
+    """Run the edge daemon: discovery, twins, local intent pipeline, HTTP health and metrics."""
+    from edge.config import load_settings
+    from edge.daemon import run_daemon
+
+    setup_logging(log_level)
+    try:
+        settings = load_settings(config)
+    except AutoGLMError as exc:
+        fail(str(exc))
+    run_async(run_daemon(settings))
+
+
+@edge_app.command("say")
+def edge_say(
+    text: Annotated[str, typer.Argument(help="What to say, e.g. 'turn off the kitchen lights' or '把客厅的灯打开'.")],
+    edge_id: Annotated[str, typer.Option(help="Which edge to ask.", envvar="OPEN_AUTOGLM_EDGE__EDGE_ID")] = "edge-1",
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 1883,
+    language: Annotated[str | None, typer.Option(help="en or zh-cn; detected when omitted.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the edge's answer.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole decision record.")] = False,
+) -> None:
+    """Send a command to a running edge over MQTT and print its answer."""
+    from edge.say import say
+
+    try:
+        decision = say(text, edge_id=edge_id, host=host, port=port, language=language, timeout=timeout)
+    except AutoGLMError as exc:
+        fail(str(exc))
+    typer.echo(decision.model_dump_json(indent=2) if as_json else f"[{decision.outcome}] {decision.reply}")
+    if decision.outcome not in ("done", "answered"):
+        raise typer.Exit(2)
+
+
+@app.command()
+def demo(
+    script: Annotated[Path | None, typer.Option(help="Run the commands in FILE and exit (non-zero on a miss).")] = None,
+    port: Annotated[int, typer.Option(help="Port for the embedded broker.")] = 18830,
+    workdir: Annotated[Path | None, typer.Option(help="Where the edge keeps its database.")] = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Embedded broker + simulated home + edge in one process, with a prompt or a script."""
+    from autoglm.demo import run_demo
+
+    setup_logging(log_level)
+    try:
+        ok = asyncio.run(run_demo(script=script, port=port, workdir=workdir))
+    except KeyboardInterrupt:
+        ok = True
+    except (AutoGLMError, OSError) as exc:
+        fail(str(exc))
+    raise typer.Exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    app()

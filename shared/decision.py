@@ -1,0 +1,88 @@
+"""Utterances in, decision records out: what the edge decided, how, and what came of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.envelope import new_id, utcnow
+
+MAX_UTTERANCE_CHARS = 1000
+
+
+class DecisionSource(StrEnum):
+    """The stage that produced a decision."""
+
+    CACHE = "cache"
+    TEMPLATE = "template"
+    MODEL = "model"
+    CLOUD = "cloud"
+    DEGRADED = "degraded"
+
+
+class Outcome(StrEnum):
+    """How a request ended."""
+
+    DONE = "done"  # every device confirmed
+    ANSWERED = "answered"  # a question, answered from the twins
+    PARTIAL = "partial"  # some devices confirmed, some did not
+    TIMEOUT = "timeout"  # a device did not confirm in time
+    UNAVAILABLE = "unavailable"  # the device says it is offline
+    REJECTED = "rejected"  # the device refused the value
+    UNKNOWN_DEVICE = "unknown_device"
+    AMBIGUOUS = "ambiguous"
+    UNSUPPORTED = "unsupported"
+    NEEDS_CONFIRMATION = "needs_confirmation"
+    NOT_UNDERSTOOD = "not_understood"
+    ERROR = "error"
+
+
+class Utterance(BaseModel):
+    """A text command entering the edge (from the CLI, a satellite, or the cloud)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+    trace_id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=MAX_UTTERANCE_CHARS)
+    language: str | None = Field(default=None, pattern="^(en|zh-cn)$")
+    source: str = Field(default="cli", min_length=1, max_length=128)
+    area: str | None = Field(default=None, max_length=128, description="the satellite's area, if known")
+    ts: datetime = Field(default_factory=utcnow)
+
+
+class DeviceAction(BaseModel):
+    """One command sent to one device, with the state that confirms it."""
+
+    device_id: str
+    name: str
+    domain: str
+    command: dict[str, Any] | str
+    expect: dict[str, Any] = Field(default_factory=dict)
+    outcome: Outcome | None = None
+    detail: str | None = None
+    latency_ms: float | None = None
+
+
+class Decision(BaseModel):
+    """The record of one handled utterance, published on the edge's `decisions` channel."""
+
+    id: str = Field(default_factory=new_id)
+    utterance_id: str
+    trace_id: str
+    edge_id: str
+    text: str
+    language: str
+    source: DecisionSource | None = None
+    model_version: str | None = None
+    intent: str | None = None
+    slots: dict[str, Any] = Field(default_factory=dict)
+    actions: list[DeviceAction] = Field(default_factory=list)
+    outcome: Outcome
+    reply: str
+    latency_ms: float
+    stages_ms: dict[str, float] = Field(default_factory=dict)
+    ts: datetime = Field(default_factory=utcnow)

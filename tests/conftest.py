@@ -1,0 +1,132 @@
+"""Shared fixtures: a real MQTT broker per test (Mosquitto, else the embedded amqtt broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+_FALLBACK_NOTES: list[str] = []
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    """Where a test broker listens, and which implementation it is."""
+
+    host: str
+    port: int
+    kind: str  # "mosquitto" or "amqtt"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
+    )
+
+
+class _Mosquitto:
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.port = free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_queued_messages 10000\nmessage_size_limit 2097152\n"
+        )
+        self.binary = binary
+        self.log = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log)
+        wait_for_port("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class _Amqtt:
+    """The embedded broker on its own loop in a thread, for machines without Mosquitto."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from autoglm.broker import embedded_broker
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            async with embedded_broker("127.0.0.1", self.port):
+                await self._stop.wait()
+
+        asyncio.run(main())
+
+    def start(self) -> None:
+        self._thread.start()
+        wait_for_port("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[BrokerInfo]:
+    """A fresh broker for one test: Mosquitto on a free port with its own config, else amqtt."""
+    binary = mosquitto_binary()
+    server: _Mosquitto | _Amqtt
+    if binary:
+        server = _Mosquitto(binary, tmp_path)
+        kind = "mosquitto"
+    else:
+        server = _Amqtt()
+        kind = "amqtt"
+        if not _FALLBACK_NOTES:
+            _FALLBACK_NOTES.append("mosquitto not found: MQTT tests ran against the embedded amqtt broker")
+    server.start()
+    try:
+        yield BrokerInfo("127.0.0.1", server.port, kind)
+    finally:
+        server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for note in _FALLBACK_NOTES:
+        terminalreporter.write_line(f"NOTE: {note}", yellow=True)
+    if not _FALLBACK_NOTES and mosquitto_binary():
+        terminalreporter.write_line("MQTT tests used a real Mosquitto broker")
