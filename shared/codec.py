@@ -22,24 +22,35 @@ def _reject_constant(name: str) -> Any:
     raise PayloadError(f"{name} is not allowed in JSON payloads")
 
 
+def _finite_float(text: str) -> float:
+    # json.loads turns an overflowing literal such as 1e400 into inf, bypassing the NaN/Infinity check.
+    value = float(text)
+    if not math.isfinite(value):
+        raise PayloadError(f"number {text} is out of range")
+    return value
+
+
 def _depth(value: Any, limit: int) -> int:
+    # Depth counts containers only: `[[1]]` is 2 levels deep, like Python's and json's own nesting.
     stack: list[tuple[Any, int]] = [(value, 1)]
     deepest = 0
     while stack:
         item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
         deepest = max(deepest, depth)
         if deepest > limit:
             return deepest
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
     return deepest
 
 
 def parse_json(raw: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
     """Parse a JSON payload with size, encoding, depth and NaN checks."""
-    size = len(raw.encode() if isinstance(raw, str) else raw)
+    try:
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+    except UnicodeEncodeError as exc:
+        raise PayloadError(f"payload is not valid Unicode (character {exc.start})") from None
     if size > max_bytes:
         raise PayloadTooLargeError(f"payload is {size} bytes, the limit is {max_bytes}")
     if isinstance(raw, bytes):
@@ -48,9 +59,12 @@ def parse_json(raw: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
         except UnicodeDecodeError as exc:
             raise PayloadError(f"payload is not valid UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        raise PayloadError(f"payload is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise PayloadError(f"payload is not JSON ({exc.msg} at {where})") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's int_max_str_digits
+        raise PayloadError(f"payload is not JSON ({exc})") from None
     except RecursionError:
         raise PayloadError(f"payload nests deeper than {MAX_DEPTH} levels") from None
     if _depth(value, MAX_DEPTH) > MAX_DEPTH:
@@ -58,8 +72,19 @@ def parse_json(raw: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
     return value
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "<root>"
+def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
+    # pydantic puts union member tags ('list[str]', 'str') into loc; they index nothing in the input,
+    # so walk the input alongside loc and drop the parts that cannot be places in it.
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(data, dict) and isinstance(part, str):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int):
+            data = data[part] if 0 <= part < len(data) else None
+        elif data is None or isinstance(data, str | int | float | list):
+            continue
+        parts.append(str(part))
+    return ".".join(parts) or "<root>"
 
 
 def validate(model: type[M], data: Any) -> M:
@@ -68,7 +93,7 @@ def validate(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise PayloadError(first["msg"], field=_field_path(first["loc"]), model=model.__name__) from None
+        raise PayloadError(first["msg"], field=_field_path(first["loc"], data), model=model.__name__) from None
 
 
 def decode(model: type[M], raw: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> M:
@@ -79,7 +104,7 @@ def decode(model: type[M], raw: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYT
 def encode(value: BaseModel | dict[str, Any]) -> bytes:
     """Serialise a model or plain dict to compact UTF-8 JSON."""
     if isinstance(value, BaseModel):
-        return value.model_dump_json(exclude_none=True).encode()
+        return value.model_dump_json(exclude_none=True, by_alias=True).encode()
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 

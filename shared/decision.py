@@ -51,6 +51,7 @@ class Utterance(BaseModel):
     language: str | None = Field(default=None, pattern="^(en|zh-cn)$")
     source: str = Field(default="cli", min_length=1, max_length=128)
     area: str | None = Field(default=None, max_length=128, description="the satellite's area, if known")
+    confirmed: bool = Field(default=False, description="the user already confirmed a sensitive action")
     ts: datetime = Field(default_factory=utcnow)
 
 

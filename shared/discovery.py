@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.codec import parse_json, validate
 from shared.errors import PayloadError
@@ -40,6 +40,7 @@ ABBREVIATIONS: dict[str, str] = {
     "temp_step": "temp_step", "uniq_id": "unique_id", "unit_of_meas": "unit_of_measurement",
     "val_tpl": "value_template", "fanspd_lst": "fan_speed_list", "send_cmd_t": "send_command_topic",
     "pct_cmd_t": "percentage_command_topic", "pct_stat_t": "percentage_state_topic",
+    "t": "topic",  # used inside `availability` list items
 }
 DEVICE_ABBREVIATIONS: dict[str, str] = {
     "cns": "connections", "ids": "identifiers", "name": "name", "mf": "manufacturer", "mdl": "model",
@@ -172,14 +173,14 @@ class DiscoveryConfig(BaseModel):
             raise ValueError("must not contain + # / or NUL")
         return value
 
-    @model_validator(mode="after")
-    def _topics_are_concrete(self) -> DiscoveryConfig:
-        for key in ("state_topic", "command_topic", "availability_topic", "set_position_topic",
-                    "mode_command_topic", "temperature_command_topic"):
-            value = getattr(self, key)
-            if value is not None and (not value or "+" in value or "#" in value):
-                raise ValueError(f"{key} {value!r} must be a concrete topic without wildcards")
-        return self
+    # A field validator (not a model validator) so the PayloadError names the offending key.
+    @field_validator("state_topic", "command_topic", "availability_topic", "set_position_topic",
+                     "mode_command_topic", "temperature_command_topic")
+    @classmethod
+    def _topics_are_concrete(cls, value: str | None) -> str | None:
+        if value is not None and (not value or "+" in value or "#" in value):
+            raise ValueError(f"{value!r} must be a concrete topic without wildcards")
+        return value
 
     @property
     def display_name(self) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.codec import finite
+from shared.errors import ContractError
 
 Finite = Annotated[float, AfterValidator(finite)]
 OnOff = Literal["ON", "OFF"]
@@ -138,32 +140,24 @@ STATE_MODELS: dict[str, type[BaseModel]] = {
     "media_player": MediaPlayerState,
 }
 
-_VALUE_JSON = re.compile(
-    r"^\{\{\s*value_json((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\s*['\"][^'\"]+['\"]\s*\]|\[\d+\])+)\s*"
-    r"(?:\|\s*(?:float|int|string|lower|upper)(?:\([^)]*\))?\s*)*\}\}$"
+_TEMPLATE = re.compile(
+    r"^\{\{\s*(?:value_json((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\s*['\"][^'\"]+['\"]\s*\]|\[\d+\])+)|value)\s*"
+    r"((?:\|\s*(?:float|int|string|lower|upper)(?:\([^)]*\))?\s*)*)\}\}$"
 )
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*['\"]([^'\"]+)['\"]\s*\]|\[(\d+)\]")
+_FILTER = re.compile(r"\|\s*(float|int|string|lower|upper)(?:\(([^)]*)\))?")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
-class UnsupportedTemplateError(ValueError):
+class UnsupportedTemplateError(ContractError, ValueError):
     """A Jinja template beyond the `{{ value_json.path }}` form the edge evaluates."""
 
+    code = "unsupported_template"
 
-def extract(template: str | None, payload: Any) -> Any:
-    """Evaluate the `{{ value_json.a.b }}` / `{{ value }}` templates that device firmwares use.
 
-    Full Jinja is not evaluated on the edge; other templates raise UnsupportedTemplateError.
-    """
-    if template is None:
-        return payload
-    text = template.strip()
-    if re.fullmatch(r"\{\{\s*value\s*\}\}", text):
-        return payload
-    match = _VALUE_JSON.match(text)
-    if not match:
-        raise UnsupportedTemplateError(f"template {template!r} is not of the form {{{{ value_json.path }}}}")
+def _walk(path: str, payload: Any) -> Any:
     value = payload
-    for key, quoted, index in _PATH_PART.findall(match.group(1)):
+    for key, quoted, index in _PATH_PART.findall(path):
         if index:
             if not isinstance(value, list) or int(index) >= len(value):
                 return None
@@ -173,4 +167,54 @@ def extract(template: str | None, payload: Any) -> Any:
         if not isinstance(value, dict) or name not in value:
             return None
         value = value[name]
+    return value
+
+
+def _filter_default(name: str, arg: str | None, template: str) -> Any:
+    # Only `float(0)` / `int(default=-1)`: a numeric default, returned as written when conversion fails.
+    text = re.sub(r"^default\s*=\s*", "", (arg or "").strip())
+    if not text:
+        return None
+    if name in ("float", "int") and _NUMBER.fullmatch(text):
+        return float(text) if any(ch in text for ch in ".eE") else int(text)
+    raise UnsupportedTemplateError(f"template {template!r}: filter {name}({arg}) is not supported")
+
+
+def _apply_filter(name: str, default: Any, value: Any) -> Any:
+    # Jinja's semantics, except that a missing value stays None and non-finite floats fall back to default.
+    if name in ("string", "lower", "upper"):
+        if value is None:
+            return None
+        text = str(value)
+        return text.lower() if name == "lower" else text.upper() if name == "upper" else text
+    try:
+        if name == "float":
+            number = float(value)
+            return number if math.isfinite(number) else default
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                return int(float(value))
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def extract(template: str | None, payload: Any) -> Any:
+    """Evaluate the `{{ value_json.a.b | float }}` / `{{ value }}` templates that device firmwares use.
+
+    Full Jinja is not evaluated on the edge; other templates raise UnsupportedTemplateError. A missing
+    path gives None; filters `float`, `int` (with an optional numeric default), `string`, `lower`, `upper`.
+    """
+    if template is None:
+        return payload
+    match = _TEMPLATE.match(template.strip())
+    if not match:
+        raise UnsupportedTemplateError(f"template {template!r} is not of the form {{{{ value_json.path }}}}")
+    path, filters = match.group(1), match.group(2)
+    value = payload if path is None else _walk(path, payload)
+    steps = [(name, _filter_default(name, arg or None, template)) for name, arg in _FILTER.findall(filters)]
+    for name, default in steps:
+        value = _apply_filter(name, default, value)
     return value

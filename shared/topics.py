@@ -50,7 +50,7 @@ def edge_topic(edge_id: str, channel: EdgeChannel) -> str:
 
 def edge_filter(channel: EdgeChannel, edge_id: str | None = None) -> str:
     """Subscription filter for one channel of one edge, or of every edge when `edge_id` is None."""
-    return f"{ROOT}/edges/{check_segment(edge_id, 'edge id') if edge_id else '+'}/{channel.value}"
+    return f"{ROOT}/edges/{check_segment(edge_id, 'edge id') if edge_id is not None else '+'}/{channel.value}"
 
 
 def parse_edge_topic(topic: str) -> EdgeTopic:

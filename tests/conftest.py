@@ -55,7 +55,7 @@ class _Mosquitto:
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_queued_messages 10000\nmessage_size_limit 2097152\n"
+            "max_queued_messages 10000\nmessage_size_limit 2097152\nset_tcp_nodelay true\n"
         )
         self.binary = binary
         self.log = workdir / "mosquitto.log"

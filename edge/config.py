@@ -1,0 +1,107 @@
+"""Edge settings: pydantic-settings, env prefix OPEN_AUTOGLM_, nested delimiter `__`."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
+from shared.topics import check_segment
+
+
+class MqttSettings(BaseModel):
+    """The local broker the gateway's devices use (Mosquitto, zigbee2mqtt's broker, ...)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = Field(default=None, description="default: autoglm-edge-<edge_id>")
+    keepalive: int = Field(default=30, ge=5, le=3600)
+    tls: bool = False
+    ca_file: Path | None = None
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+    inbound_queue: int = Field(default=10_000, ge=10, description="messages buffered before backpressure")
+
+
+class HttpSettings(BaseModel):
+    """/healthz, /readyz and /metrics."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+
+
+class EdgeSettings(BaseModel):
+    """Everything one gateway needs."""
+
+    edge_id: str = "edge-1"
+    data_dir: Path = Path("var/edge")
+    discovery_prefix: str = "homeassistant"
+    mqtt: MqttSettings = MqttSettings()
+    http: HttpSettings = HttpSettings()
+    languages: list[str] = ["en", "zh-cn"]
+    confirm_timeout_s: float = Field(default=3.0, gt=0, description="how long a device has to confirm")
+    max_concurrent_utterances: int = Field(default=64, ge=1)
+    area_aliases: dict[str, list[str]] = Field(
+        default_factory=dict, description="extra spoken names per area, e.g. {'Living Room': ['lounge', '起居室']}"
+    )
+    name_aliases: dict[str, list[str]] = Field(
+        default_factory=dict, description="extra spoken names per device unique_id"
+    )
+
+    def model_post_init(self, context: Any, /) -> None:
+        check_segment(self.edge_id, "edge id")
+
+    @property
+    def db_path(self) -> Path:
+        """The twin/registry/decision database."""
+        return self.data_dir / "edge.db"
+
+    @property
+    def client_id(self) -> str:
+        """MQTT client id; stable so the broker keeps the session across restarts."""
+        return self.mqtt.client_id or f"autoglm-edge-{self.edge_id}"
+
+
+class Settings(BaseSettings):
+    """Root settings; `OPEN_AUTOGLM_EDGE__MQTT__HOST=broker` sets edge.mqtt.host."""
+
+    model_config = SettingsConfigDict(env_prefix="OPEN_AUTOGLM_", env_nested_delimiter="__", extra="ignore")
+
+    edge: EdgeSettings = EdgeSettings()
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> EdgeSettings:
+    """Settings from an optional TOML file (its [edge] table), then the environment, then overrides."""
+    file_values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            file_values = tomllib.loads(path.read_text()).get("edge", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read settings file {path}: {exc}") from None
+    try:
+        env = Settings().edge.model_dump(exclude_unset=True)
+        merged = _deep_merge(_deep_merge(file_values, env), overrides)
+        return EdgeSettings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting edge.{where}: {first['msg']}") from None
+    except Exception as exc:  # shared.errors from model_post_init
+        raise ConfigError(str(exc)) from None

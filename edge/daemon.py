@@ -1,0 +1,296 @@
+"""Composition root of the edge: builds every part, routes MQTT messages, runs until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import uvicorn
+
+from edge.config import EdgeSettings
+from edge.entity import Entity
+from edge.executor import Executor
+from edge.http import create_app
+from edge.intents import IntentHandlers
+from edge.metrics import EdgeMetrics
+from edge.mqtt import Message, PahoBus
+from edge.pipeline import Pipeline
+from edge.registry import Registry
+from edge.store import EdgeStore, StoredDevice
+from edge.template_stage import TemplateStage
+from edge.twins import Twins
+from shared.codec import decode, encode, parse_json, validate
+from shared.decision import Decision, Outcome, Utterance
+from shared.discovery import COMPONENTS, DiscoveryConfig, parse_discovery
+from shared.envelope import Envelope
+from shared.errors import AutoGLMError, PayloadError, TopicError
+from shared.payloads import DeviceErrorEvent
+from shared.topics import EdgeChannel, discovery_filters, edge_topic, parse_discovery_topic
+
+log = logging.getLogger(__name__)
+
+
+class EdgeDaemon:
+    """One gateway's daemon. `await start()`, then `await run()` (or use `serve()`)."""
+
+    def __init__(self, settings: EdgeSettings) -> None:
+        self.settings = settings
+        self.metrics = EdgeMetrics()
+        self.store = EdgeStore(settings.db_path)
+        self.registry = Registry(settings.area_aliases, settings.name_aliases)
+        self.twins = Twins(self.store)
+        status_topic = edge_topic(settings.edge_id, EdgeChannel.STATUS)
+        self.bus = PahoBus(settings.mqtt, settings.client_id,
+                           will=(status_topic, encode({"state": "offline", "edge_id": settings.edge_id})),
+                           birth=(status_topic, encode({"state": "online", "edge_id": settings.edge_id})),
+                           on_connection_change=self._on_connection)
+        self.template = TemplateStage(self.registry, settings.languages)
+        self.handlers = IntentHandlers(self.registry, self.twins.values)
+        self.executor = Executor(self.bus, self.twins, timeout_s=settings.confirm_timeout_s,
+                                 slow_timeout_s=max(settings.confirm_timeout_s, 30.0))
+        self.pipeline = Pipeline(settings.edge_id, self.registry, self.template, self.handlers, self.executor)
+        self._utterance_topic = edge_topic(settings.edge_id, EdgeChannel.UTTERANCES)
+        self._decision_topic = edge_topic(settings.edge_id, EdgeChannel.DECISIONS)
+        self._subscribed: set[str] = set()
+        self._slots = asyncio.Semaphore(settings.max_concurrent_utterances)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._warm = False
+        self._http: uvicorn.Server | None = None
+        self.http_port: int | None = None
+
+    # lifecycle
+    async def start(self, connect_timeout: float | None = None) -> None:
+        """Open the store, restore the registry and twins, connect, warm the matcher."""
+        await self.store.open()
+        for row in await self.store.devices():
+            try:
+                entity = Entity.from_config(validate(DiscoveryConfig, row.config), row.discovery_topic)
+            except PayloadError as exc:
+                log.warning("stored device config no longer valid; waiting for rediscovery",
+                            extra={"device_id": row.device_id, "error": str(exc)})
+                continue
+            entity.available = row.available
+            self.registry.put(entity)
+        await self.twins.load()
+        self._update_device_gauges()
+        for topic_filter in (*discovery_filters(self.settings.discovery_prefix), self._utterance_topic):
+            await self.bus.subscribe(topic_filter)
+        await self._sync_subscriptions()
+        await self.bus.start(timeout=connect_timeout)
+        await asyncio.to_thread(self.template.warm_up)
+        self._warm = True
+        log.info("edge started", extra={"edge_id": self.settings.edge_id, "devices": len(self.registry)})
+
+    async def run(self) -> None:
+        """Route messages (and serve HTTP) until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            if self.settings.http.enabled:
+                group.create_task(self._serve_http())
+            group.create_task(self._route())
+
+    async def stop(self) -> None:
+        """Finish in-flight utterances, disconnect, close the store."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.settings.confirm_timeout_s + 1)
+        if self._http is not None:
+            self._http.should_exit = True
+        await self.bus.stop()
+        await self.store.close()
+
+    def readiness(self) -> dict[str, bool]:
+        """What /readyz reports."""
+        return {"mqtt": self.bus.connected, "intent_templates": self._warm}
+
+    async def _serve_http(self) -> None:
+        app = create_app(self.metrics, self.readiness, self.describe_devices)
+        config = uvicorn.Config(app, host=self.settings.http.host, port=self.settings.http.port,
+                                log_config=None, access_log=False, lifespan="off")
+        self._http = uvicorn.Server(config)
+        self._http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        serve = asyncio.create_task(self._http.serve())
+        while not self._http.started and not serve.done():
+            await asyncio.sleep(0.02)
+        if self._http.servers:
+            self.http_port = self._http.servers[0].sockets[0].getsockname()[1]
+            log.info("edge http listening", extra={"port": self.http_port})
+        try:
+            await serve
+        finally:
+            self._http.should_exit = True
+
+    def describe_devices(self) -> list[dict[str, Any]]:
+        """Devices with area, availability and reported state, for /v1/devices."""
+        return [{"device_id": e.device_id, "name": e.name, "domain": e.domain, "area": e.area,
+                 "available": e.available, "state": self.twins.values(e.device_id)}
+                for e in self.registry.entities()]
+
+    def _on_connection(self, connected: bool) -> None:
+        self.metrics.mqtt_connected.set(1 if connected else 0)
+        if not connected:
+            self.metrics.mqtt_reconnects.inc()
+
+    # routing
+    async def _route(self) -> None:
+        async for message in self.bus.messages():
+            try:
+                await self._dispatch(message)
+            except (PayloadError, TopicError) as exc:
+                self._bad(message, "payload", exc)
+                message.ack()
+            except AutoGLMError as exc:
+                self._bad(message, "handling", exc)
+                message.ack()
+
+    def _bad(self, message: Message, kind: str, exc: AutoGLMError) -> None:
+        self.metrics.bad_messages.labels(kind, exc.code).inc()
+        log.warning("message rejected", extra={"topic": message.topic, "reason": str(exc), "code": exc.code,
+                                               "bytes": len(message.payload)})
+
+    async def _dispatch(self, message: Message) -> None:
+        topic = message.topic
+        if topic == self._utterance_topic:
+            self.metrics.messages.labels("utterance").inc()
+            utterance = self._parse_utterance(message.payload)
+            self._spawn(self._handle_utterance(utterance, message))
+            return
+        if topic.startswith(self.settings.discovery_prefix + "/") and topic.endswith("/config"):
+            self.metrics.messages.labels("discovery").inc()
+            await self._handle_discovery(topic, message.payload)
+        elif bindings := self.registry.state_bindings(topic):
+            self.metrics.messages.labels("state").inc()
+            for entity, binding in bindings:
+                values = entity.parse(binding, message.payload)
+                if values:
+                    await self.twins.report(entity.device_id, values)
+        elif entities := self.registry.availability_entities(topic):
+            self.metrics.messages.labels("availability").inc()
+            await self._handle_availability(topic, entities, message.payload)
+        elif entity := self.registry.error_entity(topic):
+            self.metrics.messages.labels("device_error").inc()
+            event = decode(DeviceErrorEvent, message.payload)
+            log.warning("device rejected a command", extra={"device_id": entity.device_id, "error": event.error})
+            self.twins.fail(entity.device_id, Outcome.REJECTED, event.error)
+        else:
+            raise TopicError(f"no handler for topic {topic!r}")
+        message.ack()
+
+    def _parse_utterance(self, payload: bytes) -> Utterance:
+        data = parse_json(payload) if payload.lstrip()[:1] == b"{" else None
+        if data is None:  # a satellite may send plain text
+            try:
+                text = payload.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise PayloadError("utterance is not valid UTF-8") from None
+            return validate(Utterance, {"text": text, "source": "mqtt"})
+        if isinstance(data, dict) and "payload" in data and "type" in data:
+            envelope = validate(Envelope, data)
+            return validate(Utterance, {**envelope.payload, "trace_id": envelope.trace_id})
+        return validate(Utterance, data)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_utterance(self, utterance: Utterance, message: Message) -> None:
+        extra = {"trace_id": utterance.trace_id, "edge_id": self.settings.edge_id}
+        async with self._slots:
+            log.info("utterance", extra={**extra, "text": utterance.text})
+            try:
+                decision = await self.pipeline.handle(utterance)
+            except Exception as exc:  # the daemon stays up whatever one request does
+                log.exception("pipeline failed", extra=extra)
+                decision = Decision(utterance_id=utterance.id, trace_id=utterance.trace_id,
+                                    edge_id=self.settings.edge_id, text=utterance.text,
+                                    language=utterance.language or "en", outcome=Outcome.ERROR,
+                                    reply=f"internal error: {type(exc).__name__}", latency_ms=0.0)
+            await self._record(decision)
+            message.ack()
+
+    async def _record(self, decision: Decision) -> None:
+        source = decision.source.value if decision.source else "none"
+        self.metrics.decisions.labels(source, decision.outcome.value).inc()
+        self.metrics.decision_latency.labels(source).observe(decision.latency_ms / 1000)
+        for action in decision.actions:
+            if action.latency_ms is not None and action.outcome is not None:
+                self.metrics.command_latency.labels(action.domain, action.outcome.value).observe(
+                    action.latency_ms / 1000)
+        await self.store.add_decision(decision)
+        envelope = Envelope(trace_id=decision.trace_id, source=f"edge:{self.settings.edge_id}", type="decision",
+                            payload=decision.model_dump(mode="json"))
+        try:
+            await self.bus.publish(self._decision_topic, encode(envelope), qos=1)
+        except AutoGLMError as exc:
+            log.warning("decision not published", extra={"trace_id": decision.trace_id, "error": str(exc)})
+        log.info("decision", extra={"trace_id": decision.trace_id, "edge_id": self.settings.edge_id,
+                                    "outcome": decision.outcome.value, "source": source,
+                                    "latency_ms": decision.latency_ms, "reply": decision.reply})
+
+    async def _handle_discovery(self, topic: str, payload: bytes) -> None:
+        parsed = parse_discovery_topic(topic, self.settings.discovery_prefix)
+        if parsed.component not in COMPONENTS:
+            self.metrics.bad_messages.labels("discovery", "unsupported_component").inc()
+            log.debug("ignoring unsupported component", extra={"topic": topic})
+            return
+        config = parse_discovery(parsed.component, payload)
+        if config is None:
+            for entity in [e for e in self.registry.entities() if e.discovery_topic == topic]:
+                self.registry.remove(entity.device_id)
+                self.twins.drop(entity.device_id)
+                await self.store.remove_device(entity.device_id)
+                log.info("device removed", extra={"device_id": entity.device_id})
+        else:
+            entity = Entity.from_config(config, topic)
+            self.registry.put(entity)
+            await self.store.upsert_device(StoredDevice(
+                entity.device_id, entity.domain, config.model_dump(by_alias=True, exclude_none=True), topic,
+                entity.available))
+            log.info("device discovered", extra={"device_id": entity.device_id, "name": entity.name,
+                                                 "area": entity.area, "domain": entity.domain})
+        await self._sync_subscriptions()
+        self._update_device_gauges()
+
+    async def _handle_availability(self, topic: str, entities: list[Entity], payload: bytes) -> None:
+        text = payload.decode("utf-8", errors="replace").strip()
+        for entity in entities:
+            item = next(i for i in entity.config.availability_topics() if i.topic == topic)
+            if text not in (item.payload_available, item.payload_not_available):
+                raise PayloadError(f"availability must be {item.payload_available!r} or "
+                                   f"{item.payload_not_available!r}, got {text[:40]!r}", field="availability")
+            available = text == item.payload_available
+            if entity.available != available:
+                entity.available = available
+                await self.store.set_available(entity.device_id, available)
+                log.info("availability", extra={"device_id": entity.device_id, "available": available})
+            if not available:
+                self.twins.fail(entity.device_id, Outcome.UNAVAILABLE, "device went offline")
+        self._update_device_gauges()
+
+    async def _sync_subscriptions(self) -> None:
+        wanted = self.registry.topics()
+        for topic in wanted - self._subscribed:
+            await self.bus.subscribe(topic)
+        for topic in self._subscribed - wanted:
+            await self.bus.unsubscribe(topic)
+        self._subscribed = wanted
+
+    def _update_device_gauges(self) -> None:
+        entities = self.registry.entities()
+        self.metrics.devices.set(len(entities))
+        self.metrics.devices_available.set(sum(1 for e in entities if e.available))
+
+
+async def run_daemon(settings: EdgeSettings) -> None:
+    """Start and run an edge until cancelled (Ctrl-C)."""
+    daemon = EdgeDaemon(settings)
+    await daemon.start()
+    started = time.perf_counter()
+    try:
+        await daemon.run()
+    finally:
+        with contextlib.suppress(Exception):
+            await daemon.stop()
+        log.info("edge stopped", extra={"uptime_s": round(time.perf_counter() - started, 1)})

@@ -1,0 +1,34 @@
+"""Prometheus metrics of one edge daemon (own registry: no process-wide globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class EdgeMetrics:
+    """Every metric the edge exports, all prefixed `autoglm_edge_`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.messages = Counter("autoglm_edge_mqtt_messages", "MQTT messages received, by kind", ["kind"],
+                                registry=r)
+        self.bad_messages = Counter("autoglm_edge_bad_messages", "Messages rejected, by kind and reason",
+                                    ["kind", "reason"], registry=r)
+        self.decisions = Counter("autoglm_edge_decisions", "Decisions, by source and outcome",
+                                 ["source", "outcome"], registry=r)
+        self.decision_latency = Histogram("autoglm_edge_decision_latency_seconds",
+                                          "Utterance to decision, device confirmation included", ["source"],
+                                          buckets=LATENCY_BUCKETS, registry=r)
+        self.command_latency = Histogram("autoglm_edge_command_latency_seconds",
+                                         "Device command to confirmed state", ["domain", "outcome"],
+                                         buckets=LATENCY_BUCKETS, registry=r)
+        self.devices = Gauge("autoglm_edge_devices", "Known entities", registry=r)
+        self.devices_available = Gauge("autoglm_edge_devices_available", "Entities reporting online",
+                                       registry=r)
+        self.mqtt_connected = Gauge("autoglm_edge_mqtt_connected", "1 while connected to the local broker",
+                                    registry=r)
+        self.mqtt_reconnects = Counter("autoglm_edge_mqtt_reconnects", "Connections lost to the local broker",
+                                       registry=r)

@@ -1,0 +1,150 @@
+"""The edge's decision pipeline: normalise -> template stage -> intent handlers -> policy -> execute."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import unicodedata
+
+from edge.executor import Executor
+from edge.intents import IntentHandlers, Plan, display
+from edge.registry import Registry
+from edge.replies import Refusal, action_phrase, render
+from edge.template_stage import IntentMatch, TemplateStage
+from shared.decision import Decision, DecisionSource, DeviceAction, Outcome, Utterance
+
+log = logging.getLogger(__name__)
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_WAKE = re.compile(r"^(?:(?:hey|hi|ok|okay)\s+)?(?:olly|alexa|google|siri|jarvis|glm|autoglm)\b[\s,，:]*", re.I)
+_WAKE_ZH = re.compile(r"^(?:你好|嗨)?(?:小智|小爱同学|小度|天猫精灵)[\s,，:：]*")
+_SPACES = re.compile(r"\s+")
+
+
+def detect_language(text: str) -> str:
+    """'zh-cn' when the text has Chinese characters, else 'en'."""
+    return "zh-cn" if _CJK.search(text) else "en"
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, collapse spaces, strip wake words and trailing punctuation."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    text = _WAKE.sub("", text)
+    text = _WAKE_ZH.sub("", text)
+    text = _SPACES.sub(" ", text).strip(" .!?。！？,，")
+    return text
+
+
+class Pipeline:
+    """Turns an utterance into a decision record; each stage says "not mine" by returning None."""
+
+    def __init__(self, edge_id: str, registry: Registry, template: TemplateStage, handlers: IntentHandlers,
+                 executor: Executor) -> None:
+        self._edge_id = edge_id
+        self._registry = registry
+        self._template = template
+        self._handlers = handlers
+        self._executor = executor
+
+    async def handle(self, utterance: Utterance) -> Decision:
+        """Decide and act; never raises for a bad request, only reports it in the decision."""
+        start = time.perf_counter()
+        stages: dict[str, float] = {}
+        language = utterance.language or detect_language(utterance.text)
+        text = normalize_text(utterance.text)
+        base = {"utterance_id": utterance.id, "trace_id": utterance.trace_id, "edge_id": self._edge_id,
+                "text": utterance.text, "language": language}
+
+        def finish(outcome: Outcome, reply: str, **fields: object) -> Decision:
+            latency = round((time.perf_counter() - start) * 1000, 3)
+            return Decision(**base, outcome=outcome, reply=reply, latency_ms=latency, stages_ms=stages,
+                            **fields)  # type: ignore[arg-type]
+
+        t = time.perf_counter()
+        area = self._registry.area_key(utterance.area) if utterance.area else None
+        match: IntentMatch | None = await asyncio.to_thread(self._template.match, text, language, area)
+        stages["template"] = round((time.perf_counter() - t) * 1000, 3)
+        if match is None:
+            return finish(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text))
+        source = DecisionSource.TEMPLATE
+        common = {"source": source, "intent": match.intent, "slots": _jsonable(match.slots)}
+        try:
+            plan = self._handlers.plan(match)
+        except Refusal as refusal:
+            return finish(Outcome(refusal.outcome), refusal.reply(language), **common)
+        if plan.answer is not None or plan.answer_key is not None:
+            reply = plan.answer if plan.answer is not None else render(language, plan.answer_key or "",
+                                                                        **plan.answer_params)
+            return finish(Outcome.ANSWERED, reply, **common)
+        summary = _summary(language, plan)
+        if plan.sensitive and not utterance.confirmed:
+            return finish(Outcome.NEEDS_CONFIRMATION, render(language, "needs_confirmation", summary=summary),
+                          **common)
+        t = time.perf_counter()
+        actions = await self._execute(plan, language, utterance.trace_id)
+        stages["execute"] = round((time.perf_counter() - t) * 1000, 3)
+        outcome, reply = _conclude(language, actions)
+        return finish(outcome, reply, actions=actions, **common)
+
+    async def _execute(self, plan: Plan, language: str, trace_id: str) -> list[DeviceAction]:
+        # Commands to different devices run in parallel; commands to one device keep their order.
+        by_device: dict[str, list[tuple[int, object]]] = {}
+        for index, (entity, command) in enumerate(plan.actions):
+            by_device.setdefault(entity.device_id, []).append((index, (entity, command)))
+        results: dict[int, DeviceAction] = {}
+
+        async def run_device(items: list[tuple[int, object]]) -> None:
+            for index, pair in items:
+                entity, command = pair  # type: ignore[misc]
+                try:
+                    action = await self._executor.run(entity, command, trace_id=trace_id)
+                except Refusal as refusal:
+                    action = DeviceAction(device_id=entity.device_id, name=entity.name, domain=entity.domain,
+                                          command={"name": command.name}, outcome=Outcome(refusal.outcome),
+                                          detail=refusal.reply(language))
+                except Exception as exc:  # UnsupportedActionError and friends: one device, not the request
+                    action = DeviceAction(device_id=entity.device_id, name=entity.name, domain=entity.domain,
+                                          command={"name": command.name}, outcome=Outcome.UNSUPPORTED,
+                                          detail=str(exc))
+                action.name = display(entity, language)
+                results[index] = action
+
+        await asyncio.gather(*(run_device(items) for items in by_device.values()))
+        return [results[i] for i in sorted(results)]
+
+
+def _summary(language: str, plan: Plan) -> str:
+    sep = "; " if language == "en" else "，"
+    return sep.join(action_phrase(language, c.name, display(e, language), c.value) for e, c in plan.actions)
+
+
+def _conclude(language: str, actions: list[DeviceAction]) -> tuple[Outcome, str]:
+    done = [a for a in actions if a.outcome == Outcome.DONE]
+    failed = [a for a in actions if a.outcome != Outcome.DONE]
+    sep = "; " if language == "en" else "，"
+    done_text = sep.join(action_phrase(language, str(a.command["name"]), a.name,  # type: ignore[index]
+                                       a.command.get("value")) for a in done)  # type: ignore[union-attr]
+    fail_text = sep.join(_failure(language, a) for a in failed)
+    if not failed:
+        return Outcome.DONE, render(language, "done", summary=done_text)
+    if done:
+        return Outcome.PARTIAL, render(language, "partial", summary=f"{done_text}{sep}{fail_text}")
+    outcome = failed[0].outcome or Outcome.ERROR
+    return outcome, fail_text
+
+
+def _failure(language: str, action: DeviceAction) -> str:
+    if action.outcome == Outcome.UNAVAILABLE:
+        return render(language, "offline", name=action.name)
+    if action.outcome == Outcome.TIMEOUT:
+        seconds = float((action.detail or "").split()[-1].rstrip("s") or 0) if action.detail else 0.0
+        return render(language, "timeout", name=action.name, seconds=seconds)
+    if action.outcome == Outcome.REJECTED:
+        return render(language, "rejected", name=action.name, reason=action.detail or "?")
+    return action.detail or render(language, "error", reason=str(action.outcome))
+
+
+def _jsonable(slots: dict[str, object]) -> dict[str, object]:
+    return {k: v if isinstance(v, str | int | float | bool | type(None) | list) else str(v) for k, v in slots.items()}

@@ -1,0 +1,67 @@
+"""Client side of `autoglm edge say`: publish an utterance to an edge and wait for its decision."""
+
+from __future__ import annotations
+
+import queue
+import uuid
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.mqtt import no_delay
+from shared.codec import decode, encode
+from shared.decision import Decision, Utterance
+from shared.envelope import Envelope
+from shared.errors import PayloadError, TransportError
+from shared.topics import EdgeChannel, edge_topic
+
+
+def say(text: str, *, edge_id: str, host: str, port: int, language: str | None = None,
+        timeout: float = 10.0, confirmed: bool = False, area: str | None = None) -> Decision:
+    """Send `text` to the edge and return its decision record."""
+    utterance = Utterance(text=text, language=language, source="cli", confirmed=confirmed, area=area)
+    envelope = Envelope(trace_id=utterance.trace_id, source="cli", type="utterance",
+                        payload=utterance.model_dump(mode="json", exclude_none=True))
+    answers: queue.Queue[Decision] = queue.Queue()
+    subscribed: queue.Queue[bool] = queue.Queue()
+    decisions = edge_topic(edge_id, EdgeChannel.DECISIONS)
+
+    def on_connect(client: paho.Client, *_: Any) -> None:
+        client.subscribe(decisions, qos=1)
+
+    def on_subscribe(*_: Any) -> None:
+        subscribed.put(True)
+
+    def on_message(_c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            decision = Decision.model_validate(decode(Envelope, msg.payload).payload)
+        except (PayloadError, ValueError):
+            return
+        if decision.utterance_id == utterance.id:
+            answers.put(decision)
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"autoglm-say-{uuid.uuid4().hex[:8]}")
+    client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
+    client.on_socket_open = no_delay
+    try:
+        client.connect(host, port, keepalive=30)
+    except OSError as exc:
+        raise TransportError(f"cannot reach the MQTT broker at {host}:{port} ({exc}); is the edge's broker "
+                             "running?") from None
+    client.loop_start()
+    try:
+        try:
+            subscribed.get(timeout=timeout)
+        except queue.Empty:
+            raise TransportError(f"the broker at {host}:{port} did not accept a subscription") from None
+        client.publish(edge_topic(edge_id, EdgeChannel.UTTERANCES), encode(envelope), qos=1).wait_for_publish(
+            timeout)
+        try:
+            return answers.get(timeout=timeout)
+        except queue.Empty:
+            raise TransportError(f"edge {edge_id!r} did not answer within {timeout:g}s; is `autoglm edge run` "
+                                 "running with that edge id?") from None
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -1,0 +1,227 @@
+"""The edge's SQLite store (WAL): device registry, twins and decision records.
+
+All access goes through one worker thread that owns the connection, so the event loop never
+blocks on disk and SQLite sees a single writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from shared.decision import Decision
+from shared.envelope import utcnow
+from shared.errors import StorageError
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY,
+    component TEXT NOT NULL,
+    config TEXT NOT NULL,
+    discovery_topic TEXT NOT NULL,
+    available INTEGER,
+    updated_ts TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS twin (
+    device_id TEXT NOT NULL,
+    prop TEXT NOT NULL,
+    reported TEXT,
+    reported_version INTEGER NOT NULL DEFAULT 0,
+    reported_ts TEXT,
+    desired TEXT,
+    desired_version INTEGER NOT NULL DEFAULT 0,
+    desired_ts TEXT,
+    PRIMARY KEY (device_id, prop)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    utterance_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    source TEXT,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_trace ON decisions (trace_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDevice:
+    """A registry row as stored."""
+
+    device_id: str
+    component: str
+    config: dict[str, Any]
+    discovery_topic: str
+    available: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class TwinRow:
+    """One property of one device's twin."""
+
+    device_id: str
+    prop: str
+    reported: Any
+    reported_version: int
+    desired: Any
+    desired_version: int
+
+
+class EdgeStore:
+    """Registry, twins and decisions in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="edge-db")
+        self._db: Database | None = None
+
+    async def open(self) -> None:
+        """Create or open the database; a file that is not our database is refused, never reset."""
+        await self._call(self._open)
+
+    def _open(self) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.executescript(SCHEMA)
+            self._db = Database(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot open edge database {self._path}: {exc} "
+                               "(move the file away to start with an empty registry)") from None
+
+    async def close(self) -> None:
+        """Close the connection and the worker thread."""
+        def _close() -> None:
+            if self._db is not None:
+                self._db.conn.close()
+                self._db = None
+        await self._call(_close)
+        self._executor.shutdown(wait=True)
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise StorageError(f"edge database error: {exc}") from None
+
+    @property
+    def db(self) -> Database:
+        """The sqlite-utils handle (worker thread only)."""
+        if self._db is None:
+            raise StorageError("edge database is not open")
+        return self._db
+
+    # devices
+    async def upsert_device(self, device: StoredDevice) -> None:
+        """Insert or replace a device's discovery config."""
+        await self._call(self._upsert_device, device)
+
+    def _upsert_device(self, d: StoredDevice) -> None:
+        self.db["devices"].upsert(
+            {"device_id": d.device_id, "component": d.component, "config": json.dumps(d.config),
+             "discovery_topic": d.discovery_topic, "available": d.available, "updated_ts": utcnow().isoformat()},
+            pk="device_id",
+        )
+
+    async def remove_device(self, device_id: str) -> None:
+        """Forget a device and its twin."""
+        def _remove() -> None:
+            with self.db.conn:
+                self.db.execute("DELETE FROM devices WHERE device_id = ?", [device_id])
+                self.db.execute("DELETE FROM twin WHERE device_id = ?", [device_id])
+        await self._call(_remove)
+
+    async def set_available(self, device_id: str, available: bool) -> None:
+        """Record availability."""
+        await self._call(lambda: self.db.execute(
+            "UPDATE devices SET available = ? WHERE device_id = ?", [int(available), device_id]))
+
+    async def devices(self) -> list[StoredDevice]:
+        """Every known device."""
+        def _load() -> list[StoredDevice]:
+            return [
+                StoredDevice(r["device_id"], r["component"], json.loads(r["config"]), r["discovery_topic"],
+                             None if r["available"] is None else bool(r["available"]))
+                for r in self.db["devices"].rows
+            ]
+        return await self._call(_load)
+
+    # twins
+    async def apply_reported(self, device_id: str, values: dict[str, Any]) -> dict[str, int]:
+        """Store reported values that changed; returns {prop: new version} for each change."""
+        return await self._call(self._apply, device_id, values, "reported")
+
+    async def apply_desired(self, device_id: str, values: dict[str, Any]) -> dict[str, int]:
+        """Store desired values (what the edge last commanded)."""
+        return await self._call(self._apply, device_id, values, "desired")
+
+    def _apply(self, device_id: str, values: dict[str, Any], side: str) -> dict[str, int]:
+        now = utcnow().isoformat()
+        changed: dict[str, int] = {}
+        conn = self.db.conn
+        with conn:
+            for prop, value in values.items():
+                encoded = json.dumps(value, sort_keys=True)
+                row = conn.execute(
+                    f"SELECT {side}, {side}_version FROM twin WHERE device_id = ? AND prop = ?", (device_id, prop)
+                ).fetchone()
+                if row is not None and row[0] == encoded:
+                    continue
+                version = (row[1] if row else 0) + 1
+                conn.execute(
+                    f"INSERT INTO twin (device_id, prop, {side}, {side}_version, {side}_ts) VALUES (?, ?, ?, ?, ?) "
+                    f"ON CONFLICT (device_id, prop) DO UPDATE SET {side} = excluded.{side}, "
+                    f"{side}_version = excluded.{side}_version, {side}_ts = excluded.{side}_ts",
+                    (device_id, prop, encoded, version, now),
+                )
+                changed[prop] = version
+        return changed
+
+    async def twin(self, device_id: str | None = None) -> list[TwinRow]:
+        """Twin rows of one device, or of all."""
+        def _load() -> list[TwinRow]:
+            where, args = ("WHERE device_id = ?", [device_id]) if device_id else ("", [])
+            rows = self.db.execute(
+                f"SELECT device_id, prop, reported, reported_version, desired, desired_version FROM twin {where}",
+                args).fetchall()
+            return [TwinRow(r[0], r[1], json.loads(r[2]) if r[2] is not None else None, r[3],
+                            json.loads(r[4]) if r[4] is not None else None, r[5]) for r in rows]
+        return await self._call(_load)
+
+    # decisions
+    async def add_decision(self, decision: Decision) -> None:
+        """Keep a decision record."""
+        def _add() -> None:
+            self.db["decisions"].insert(
+                {"id": decision.id, "trace_id": decision.trace_id, "utterance_id": decision.utterance_id,
+                 "ts": decision.ts.isoformat(), "outcome": decision.outcome.value,
+                 "source": decision.source.value if decision.source else None,
+                 "record": decision.model_dump_json()},
+                pk="id", replace=True,
+            )
+        await self._call(_add)
+
+    async def decisions(self, trace_id: str | None = None, limit: int = 100) -> list[Decision]:
+        """Recent decision records, newest first."""
+        def _load() -> list[Decision]:
+            where, args = ("WHERE trace_id = ?", [trace_id]) if trace_id else ("", [])
+            rows = self.db.execute(
+                f"SELECT record FROM decisions {where} ORDER BY ts DESC LIMIT ?", [*args, limit]).fetchall()
+            return [Decision.model_validate_json(r[0]) for r in rows]
+        return await self._call(_load)
