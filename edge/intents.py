@@ -196,7 +196,7 @@ class IntentHandlers:
             actual = self._twin(entities[0].device_id).get("state")
             yes = isinstance(actual, str) and actual.lower() == str(asked).lower()
             prefix = ("Yes, " if yes else "No, ") if m.language == "en" else ("是的，" if yes else "不是，")
-            parts[0] = prefix + parts[0][0].lower() + parts[0][1:] if m.language == "en" else prefix + parts[0]
+            parts[0] = prefix + parts[0]
         return Plan(m.intent, answer=" ".join(parts))
 
     def _get_temperature(self, m: IntentMatch) -> Plan:

@@ -93,6 +93,7 @@ class PahoBus:
         self._queue: asyncio.Queue[Message] = asyncio.Queue(settings.inbound_queue)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
+        self._stopping = False
         self.reconnects = 0
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -125,6 +126,7 @@ class PahoBus:
 
     async def stop(self) -> None:
         """Disconnect cleanly (no last will) and stop the network thread."""
+        self._stopping = True
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
         self._connected = False
@@ -175,7 +177,7 @@ class PahoBus:
         log.info("mqtt connected", extra={"host": self._settings.host, "port": self._settings.port})
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
-        if self._connected:
+        if self._connected and not self._stopping:
             self.reconnects += 1
             log.warning("mqtt disconnected", extra={"reason": str(rc)})
         self._set_connected(False)

@@ -117,7 +117,8 @@ class Pipeline:
 
 def _summary(language: str, plan: Plan) -> str:
     sep = "; " if language == "en" else "，"
-    return sep.join(action_phrase(language, c.name, display(e, language), c.value) for e, c in plan.actions)
+    return sep.join(action_phrase(language, c.name, display(e, language), c.value, pending=True)
+                    for e, c in plan.actions)
 
 
 def _conclude(language: str, actions: list[DeviceAction]) -> tuple[Outcome, str]:

@@ -18,8 +18,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_local": {"en": "I understood '{intent}', but the edge does not handle it locally yet.",
                   "zh-cn": "我听懂了（{intent}），但本地网关暂时不能处理。"},
     "not_understood": {"en": "Sorry, I did not understand '{text}'.", "zh-cn": "抱歉，我没听懂“{text}”。"},
-    "needs_confirmation": {"en": "{summary} is a sensitive action: say it again with confirmation to go ahead.",
-                           "zh-cn": "{summary}是敏感操作：请确认后再执行。"},
+    "needs_confirmation": {"en": "Please confirm first: {summary} is a sensitive action.",
+                           "zh-cn": "请先确认：{summary}是敏感操作。"},
     "offline": {"en": "{name} is offline.", "zh-cn": "{name}离线了。"},
     "timeout": {"en": "{name} did not confirm within {seconds:g} s.", "zh-cn": "{name}在{seconds:g}秒内没有确认。"},
     "rejected": {"en": "{name} refused: {reason}.", "zh-cn": "{name}拒绝了指令：{reason}。"},
@@ -80,11 +80,15 @@ class _Missing(dict[str, Any]):
         return f"<{key}>"
 
 
-def action_phrase(language: str, action: str, name: str, value: Any = None) -> str:
-    """'turned on Kitchen Light' / '已打开厨房灯'."""
+def action_phrase(language: str, action: str, name: str, value: Any = None, *, pending: bool = False) -> str:
+    """'turned on Kitchen Light' / '已打开厨房灯'; with `pending`, what is about to happen ('unlock ...')."""
     table = ACTION_WORDS.get(action, {"en": f"{action} {{name}}"})
     template = table.get(language) or table["en"]
     number = value if isinstance(value, int | float) else 0
+    if pending:
+        if language == "en":
+            template = action.replace("_", " ") + " {name}"
+        template = template.removeprefix("已")
     return template.format(name=name, value=number)
 
 

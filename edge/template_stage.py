@@ -101,7 +101,9 @@ class TemplateStage:
             return None
         unmatched = {name: str(ent.text).strip() for name, ent in result.unmatched_entities.items()
                      if name in ("name", "area") and str(ent.text).strip()}
-        if not unmatched:
+        # A known name that only failed a template's domain constraint is not an unknown device.
+        if not unmatched or ("name" in unmatched and self._registry.find(name=unmatched["name"])) or (
+                "area" in unmatched and self._registry.area_key(unmatched["area"])):
             return None
         slots = {name: ent.value for name, ent in result.entities.items()}
         spoken = {name: str(ent.text).strip() for name, ent in result.entities.items() if ent.text}

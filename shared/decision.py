@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.envelope import new_id, utcnow
 
@@ -53,6 +53,12 @@ class Utterance(BaseModel):
     area: str | None = Field(default=None, max_length=128, description="the satellite's area, if known")
     confirmed: bool = Field(default=False, description="the user already confirmed a sensitive action")
     ts: datetime = Field(default_factory=utcnow)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _lowercase_language(cls, value: Any) -> Any:
+        # BCP 47 tags are case-insensitive: "zh-CN", as users and the design write it, is "zh-cn".
+        return value.lower() if isinstance(value, str) else value
 
 
 class DeviceAction(BaseModel):

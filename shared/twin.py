@@ -13,7 +13,7 @@ from shared.envelope import utcnow
 class TwinValue(BaseModel):
     """One side (desired or reported) of one property."""
 
-    value: Any
+    value: Any = None  # a default, because encode() drops None fields and null is a legitimate value
     version: int = Field(ge=0)
     ts: datetime = Field(default_factory=utcnow)
 
@@ -39,8 +39,9 @@ class TwinDocument(BaseModel):
         """Desired values the device has not reported yet."""
         out: dict[str, Any] = {}
         for key, prop in self.properties.items():
-            if prop.desired is not None and (prop.reported is None or prop.reported.value != prop.desired.value):
-                out[key] = prop.desired.value
+            desired, reported = prop.desired, prop.reported
+            if desired is not None and (reported is None or reported.value != desired.value):
+                out[key] = desired.value
         return out
 
 
