@@ -99,8 +99,11 @@ class TemplateStage:
                                 language=HA_LANGUAGE[language], allow_unmatched_entities=True)
         if result is None or result.intent is None or not result.unmatched_entities:
             return None
+        # Some templates are a bare "{name}"; only a sentence with real words around the unknown name counts.
+        if not result.text_chunks_matched:
+            return None
         unmatched = {name: str(ent.text).strip() for name, ent in result.unmatched_entities.items()
-                     if name in ("name", "area") and str(ent.text).strip()}
+                     if name in ("name", "area") and _plausible(name, str(ent.text).strip())}
         # A known name that only failed a template's domain constraint is not an unknown device.
         if not unmatched or ("name" in unmatched and self._registry.find(name=unmatched["name"])) or (
                 "area" in unmatched and self._registry.area_key(unmatched["area"])):
@@ -108,3 +111,20 @@ class TemplateStage:
         slots = {name: ent.value for name, ent in result.entities.items()}
         spoken = {name: str(ent.text).strip() for name, ent in result.entities.items() if ent.text}
         return IntentMatch(result.intent.name, slots, language, text, spoken, unmatched=unmatched)
+
+
+#: Words that make an unknown name recognisably a device ("garage light"), so we can say it does not exist.
+DEVICE_NOUNS = ("light", "lamp", "bulb", "plug", "socket", "switch", "lock", "fan", "heater", "thermostat",
+                "curtain", "blind", "shade", "door", "window", "tv", "speaker", "vacuum", "sensor",
+                "灯", "插座", "开关", "锁", "风扇", "空调", "窗帘", "门", "电视", "音箱", "传感器")
+
+
+def _plausible(slot: str, text: str) -> bool:
+    """An unknown name must look like a device; an unknown area must be short."""
+    if not text:
+        return False
+    cjk = " " not in text and not text.isascii()
+    if slot == "area":
+        return len(text) <= 4 if cjk else len(text.split()) <= 3
+    short = len(text) <= 8 if cjk else len(text.split()) <= 4
+    return short and any(noun in text.casefold() for noun in DEVICE_NOUNS)
