@@ -109,7 +109,6 @@ class EdgeDaemon:
         config = uvicorn.Config(app, host=self.settings.http.host, port=self.settings.http.port,
                                 log_config=None, access_log=False, lifespan="off")
         self._http = uvicorn.Server(config)
-        self._http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         serve = asyncio.create_task(self._http.serve())
         while not self._http.started and not serve.done():
             await asyncio.sleep(0.02)
@@ -168,11 +167,11 @@ class EdgeDaemon:
         elif entities := self.registry.availability_entities(topic):
             self.metrics.messages.labels("availability").inc()
             await self._handle_availability(topic, entities, message.payload)
-        elif entity := self.registry.error_entity(topic):
+        elif failed := self.registry.error_entity(topic):
             self.metrics.messages.labels("device_error").inc()
             event = decode(DeviceErrorEvent, message.payload)
-            log.warning("device rejected a command", extra={"device_id": entity.device_id, "error": event.error})
-            self.twins.fail(entity.device_id, Outcome.REJECTED, event.error)
+            log.warning("device rejected a command", extra={"device_id": failed.device_id, "error": event.error})
+            self.twins.fail(failed.device_id, Outcome.REJECTED, event.error)
         else:
             raise TopicError(f"no handler for topic {topic!r}")
         message.ack()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.codec import parse_json
 from shared.discovery import DiscoveryConfig
 from shared.errors import PayloadError, UnsupportedActionError
 from shared.payloads import UnsupportedTemplateError, extract
@@ -110,7 +111,8 @@ class Entity:
     def from_config(cls, config: DiscoveryConfig, discovery_topic: str) -> Entity:
         """Build an entity, reading the project's optional alias extensions from the config."""
         extra = config.model_extra or {}
-        aliases = extra.get("aliases") if isinstance(extra.get("aliases"), dict) else {}
+        raw_aliases = extra.get("aliases")
+        aliases: dict[str, Any] = raw_aliases if isinstance(raw_aliases, dict) else {}
         area_aliases = extra.get("suggested_area_aliases")
         return cls(
             config, discovery_topic,
@@ -163,14 +165,18 @@ class Entity:
 
     def parse(self, binding: Binding, payload: bytes) -> dict[str, Any]:
         """Turn one state message into {prop: value}; raises PayloadError when it does not fit."""
-        text = payload.decode("utf-8", errors="strict") if payload else ""
         wants_json = binding.prop == "*" or (binding.template or "").find("value_json") >= 0
-        data: Any = text
+        data: Any
         if wants_json:
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError:
-                raise PayloadError("state is not JSON", field=binding.prop, model=self.domain) from None
+                data = parse_json(payload)
+            except PayloadError as exc:
+                raise PayloadError(f"state is not usable JSON ({exc})", field=binding.prop, model=self.domain) from None
+        else:
+            try:
+                data = payload.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise PayloadError("state is not valid UTF-8", field=binding.prop, model=self.domain) from None
         if binding.prop == "*":
             if not isinstance(data, dict):
                 raise PayloadError("state must be a JSON object", model=self.domain)
@@ -185,7 +191,7 @@ class Entity:
     # commanding
     def render(self, cmd: Command) -> Rendered:
         """Protocol form of a command; raises UnsupportedActionError when the device cannot do it."""
-        renderer = getattr(self, f"_render_{self.domain}", None)
+        renderer: Callable[[Command], Rendered | None] | None = getattr(self, f"_render_{self.domain}", None)
         result = renderer(cmd) if renderer else None
         if result is None:
             raise UnsupportedActionError(f"{self.name} ({self.domain}) cannot {cmd.name.replace('_', ' ')}")

@@ -8,6 +8,7 @@ import re
 import time
 import unicodedata
 
+from edge.entity import Command, Entity
 from edge.executor import Executor
 from edge.intents import IntentHandlers, Plan, display
 from edge.registry import Registry
@@ -60,7 +61,7 @@ class Pipeline:
         def finish(outcome: Outcome, reply: str, **fields: object) -> Decision:
             latency = round((time.perf_counter() - start) * 1000, 3)
             return Decision(**base, outcome=outcome, reply=reply, latency_ms=latency, stages_ms=stages,
-                            **fields)  # type: ignore[arg-type]
+                            **fields)
 
         t = time.perf_counter()
         area = self._registry.area_key(utterance.area) if utterance.area else None
@@ -90,14 +91,13 @@ class Pipeline:
 
     async def _execute(self, plan: Plan, language: str, trace_id: str) -> list[DeviceAction]:
         # Commands to different devices run in parallel; commands to one device keep their order.
-        by_device: dict[str, list[tuple[int, object]]] = {}
+        by_device: dict[str, list[tuple[int, Entity, Command]]] = {}
         for index, (entity, command) in enumerate(plan.actions):
-            by_device.setdefault(entity.device_id, []).append((index, (entity, command)))
+            by_device.setdefault(entity.device_id, []).append((index, entity, command))
         results: dict[int, DeviceAction] = {}
 
-        async def run_device(items: list[tuple[int, object]]) -> None:
-            for index, pair in items:
-                entity, command = pair  # type: ignore[misc]
+        async def run_device(items: list[tuple[int, Entity, Command]]) -> None:
+            for index, entity, command in items:
                 try:
                     action = await self._executor.run(entity, command, trace_id=trace_id)
                 except Refusal as refusal:

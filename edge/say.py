@@ -35,7 +35,7 @@ def say(text: str, *, edge_id: str, host: str, port: int, language: str | None =
 
     def on_message(_c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         try:
-            decision = Decision.model_validate(decode(Envelope, msg.payload).payload)
+            decision = Decision.model_validate(decode(Envelope, bytes(msg.payload)).payload)
         except (PayloadError, ValueError):
             return
         if decision.utterance_id == utterance.id:

@@ -133,7 +133,7 @@ class EdgeStore:
         await self._call(self._upsert_device, device)
 
     def _upsert_device(self, d: StoredDevice) -> None:
-        self.db["devices"].upsert(
+        self.db.table("devices").upsert(
             {"device_id": d.device_id, "component": d.component, "config": json.dumps(d.config),
              "discovery_topic": d.discovery_topic, "available": d.available, "updated_ts": utcnow().isoformat()},
             pk="device_id",
@@ -208,7 +208,7 @@ class EdgeStore:
     async def add_decision(self, decision: Decision) -> None:
         """Keep a decision record."""
         def _add() -> None:
-            self.db["decisions"].insert(
+            self.db.table("decisions").insert(
                 {"id": decision.id, "trace_id": decision.trace_id, "utterance_id": decision.utterance_id,
                  "ts": decision.ts.isoformat(), "outcome": decision.outcome.value,
                  "source": decision.source.value if decision.source else None,

@@ -62,7 +62,8 @@ class TemplateStage:
                 for entity in self._registry.entities():
                     for spoken in self._registry.spoken_names(entity):
                         names.append((spoken, spoken, {"domain": entity.domain}))
-                areas = [(n, area.key, {}) for area in self._registry.areas() for n in area.names]
+                areas: list[tuple[str, Any, dict[str, Any]]] = [
+                    (n, area.key, {}) for area in self._registry.areas() for n in area.names]
                 self._lists = {
                     "name": TextSlotList.from_tuples(names, allow_template=False),
                     "area": TextSlotList.from_tuples(areas, allow_template=False),
@@ -102,8 +103,8 @@ class TemplateStage:
         # Some templates are a bare "{name}"; only a sentence with real words around the unknown name counts.
         if not result.text_chunks_matched:
             return None
-        unmatched = {name: str(ent.text).strip() for name, ent in result.unmatched_entities.items()
-                     if name in ("name", "area") and _plausible(name, str(ent.text).strip())}
+        said = {name: str(getattr(ent, "text", "")).strip() for name, ent in result.unmatched_entities.items()}
+        unmatched = {name: text for name, text in said.items() if name in ("name", "area") and _plausible(name, text)}
         # A known name that only failed a template's domain constraint is not an unknown device.
         if not unmatched or ("name" in unmatched and self._registry.find(name=unmatched["name"])) or (
                 "area" in unmatched and self._registry.area_key(unmatched["area"])):
