@@ -19,8 +19,8 @@ edge_app = typer.Typer(help="The edge daemon that runs on each gateway.", no_arg
 app.add_typer(devices_app, name="devices")
 app.add_typer(edge_app, name="edge")
 
-HostOpt = Annotated[str, typer.Option(help="MQTT broker host.", envvar="OPEN_AUTOGLM_MQTT_HOST")]
-PortOpt = Annotated[int, typer.Option(help="MQTT broker port.", envvar="OPEN_AUTOGLM_MQTT_PORT")]
+HostOpt = Annotated[str, typer.Option(help="MQTT broker host.", envvar="OPEN_AUTOGLM_EDGE__MQTT__HOST")]
+PortOpt = Annotated[int, typer.Option(help="MQTT broker port.", envvar="OPEN_AUTOGLM_EDGE__MQTT__PORT")]
 LogOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
 
 
@@ -105,12 +105,15 @@ def edge_say(
     language: Annotated[str | None, typer.Option(help="en or zh-cn; detected when omitted.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the edge's answer.")] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole decision record.")] = False,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Confirm a sensitive action (unlock, bulk).")] = False,
+    area: Annotated[str | None, typer.Option(help="The area you are in, for 'turn on the lights'.")] = None,
 ) -> None:
     """Send a command to a running edge over MQTT and print its answer."""
     from edge.say import say
 
     try:
-        decision = say(text, edge_id=edge_id, host=host, port=port, language=language, timeout=timeout)
+        decision = say(text, edge_id=edge_id, host=host, port=port, language=language, timeout=timeout,
+                       confirmed=confirm, area=area)
     except AutoGLMError as exc:
         fail(str(exc))
     typer.echo(decision.model_dump_json(indent=2) if as_json else f"[{decision.outcome}] {decision.reply}")

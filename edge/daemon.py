@@ -110,7 +110,7 @@ class EdgeDaemon:
                                 log_config=None, access_log=False, lifespan="off")
         self._http = uvicorn.Server(config)
         serve = asyncio.create_task(self._http.serve())
-        while not self._http.started and not serve.done():
+        while not self._http.started and not serve.done():  # noqa: ASYNC110 - uvicorn exposes no started event
             await asyncio.sleep(0.02)
         if self._http.servers:
             self.http_port = self._http.servers[0].sockets[0].getsockname()[1]

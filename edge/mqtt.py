@@ -100,6 +100,7 @@ class PahoBus:
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
         self._client.on_socket_open = no_delay
+        self._client.on_connect_fail = self._on_connect_fail
 
     @property
     def connected(self) -> bool:
@@ -175,6 +176,10 @@ class PahoBus:
             client.publish(self._birth[0], self._birth[1], qos=1, retain=True)
         self._set_connected(True)
         log.info("mqtt connected", extra={"host": self._settings.host, "port": self._settings.port})
+
+    def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
+        log.warning("mqtt broker unreachable; retrying with backoff",
+                    extra={"host": self._settings.host, "port": self._settings.port})
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         if self._connected and not self._stopping:

@@ -170,7 +170,7 @@ async def interactive(demo: Demo) -> None:
             continue
         if line == "devices":
             for d in demo.edge.describe_devices():
-                print(f"  {d['device_id']:45} {d['domain']:12} {str(d['area']):12} {d['state']}")
+                print(f"  {d['device_id']:45} {d['domain']:12} {d['area']!s:12} {d['state']}")
             continue
         confirmed = line.startswith("confirm ")
         decision = await asyncio.to_thread(demo.ask, line.removeprefix("confirm "), confirmed)
@@ -180,7 +180,7 @@ async def interactive(demo: Demo) -> None:
 async def run_demo(*, script: Path | None, port: int, workdir: Path | None) -> bool:
     """Run the demo; True when every scripted expectation held."""
     started = time.perf_counter()
-    steps = parse_script(script.read_text(encoding="utf-8")) if script else None
+    steps = parse_script(await asyncio.to_thread(script.read_text, encoding="utf-8")) if script else None
     with tempfile.TemporaryDirectory(prefix="autoglm-demo-") as tmp:
         async with running_demo(port, workdir or Path(tmp)) as demo:
             ready = time.perf_counter() - started

@@ -26,7 +26,7 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_bad_values_name_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPEN_AUTOGLM_EDGE__MQTT__PORT", "70000")
-    with pytest.raises(ConfigError, match="mqtt.port"):
+    with pytest.raises(ConfigError, match=r"mqtt\.port"):
         load_settings()
     monkeypatch.delenv("OPEN_AUTOGLM_EDGE__MQTT__PORT")
     with pytest.raises(ConfigError, match="edge id"):

@@ -1,0 +1,1 @@
+"""The cloud control plane: operator API, fleet twins and the planner."""
