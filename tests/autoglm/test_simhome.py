@@ -325,7 +325,7 @@ def test_discovery_configs_are_retained_and_parse(broker: BrokerInfo, home: Simu
         config = parse_discovery(where.component, payload)
         assert config is not None and config.object_id == where.object_id
         configs[where.object_id] = config
-    kinds = [c.component for c in configs.values()]
+    kinds: list[str] = [c.component for c in configs.values()]
     for component, count in [("light", 6), ("switch", 2), ("climate", 1), ("cover", 1), ("lock", 1),
                              ("vacuum", 1), ("media_player", 1), ("sensor", 4)]:
         assert kinds.count(component) == count, component
