@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.errors import ConfigError
 from shared.topics import check_segment
 
+#: The model shipped with the edge package (built by `autoglm intent train`).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "intent"
+
 
 class MqttSettings(BaseModel):
     """The local broker the gateway's devices use (Mosquitto, zigbee2mqtt's broker, ...)."""
@@ -46,6 +49,10 @@ class EdgeSettings(BaseModel):
     mqtt: MqttSettings = MqttSettings()
     http: HttpSettings = HttpSettings()
     languages: list[str] = ["en", "zh-cn"]
+    model_dir: Path | None = Field(default_factory=lambda: DEFAULT_MODEL_DIR,
+                                   description="intent model directory; None serves template matches only")
+    model_poll_s: float = Field(default=2.0, gt=0, description="how often the model directory is checked")
+    model_threads: int = Field(default=1, ge=1, description="ONNX Runtime intra-op threads")
     confirm_timeout_s: float = Field(default=3.0, gt=0, description="how long a device has to confirm")
     max_concurrent_utterances: int = Field(default=64, ge=1)
     area_aliases: dict[str, list[str]] = Field(

@@ -16,6 +16,7 @@ from edge.executor import Executor
 from edge.http import create_app
 from edge.intents import IntentHandlers
 from edge.metrics import EdgeMetrics
+from edge.model_stage import ModelStage
 from edge.mqtt import Message, PahoBus
 from edge.pipeline import Pipeline
 from edge.registry import Registry
@@ -51,7 +52,9 @@ class EdgeDaemon:
         self.handlers = IntentHandlers(self.registry, self.twins.values)
         self.executor = Executor(self.bus, self.twins, timeout_s=settings.confirm_timeout_s,
                                  slow_timeout_s=max(settings.confirm_timeout_s, 30.0))
-        self.pipeline = Pipeline(settings.edge_id, self.registry, self.template, self.handlers, self.executor)
+        self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
+        self.pipeline = Pipeline(settings.edge_id, self.registry, self.template, self.handlers, self.executor,
+                                 self.model)
         self._utterance_topic = edge_topic(settings.edge_id, EdgeChannel.UTTERANCES)
         self._decision_topic = edge_topic(settings.edge_id, EdgeChannel.DECISIONS)
         self._subscribed: set[str] = set()
@@ -81,6 +84,7 @@ class EdgeDaemon:
         await self._sync_subscriptions()
         await self.bus.start(timeout=connect_timeout)
         await asyncio.to_thread(self.template.warm_up)
+        await asyncio.to_thread(self.model.reload_if_changed)
         self._warm = True
         log.info("edge started", extra={"edge_id": self.settings.edge_id, "devices": len(self.registry)})
 
@@ -90,6 +94,7 @@ class EdgeDaemon:
             if self.settings.http.enabled:
                 group.create_task(self._serve_http())
             group.create_task(self._route())
+            group.create_task(self._watch_model())
 
     async def stop(self) -> None:
         """Finish in-flight utterances, disconnect, close the store."""
@@ -101,11 +106,23 @@ class EdgeDaemon:
         await self.store.close()
 
     def readiness(self) -> dict[str, bool]:
-        """What /readyz reports."""
+        """What /readyz requires. A missing model is degraded, not unready: templates still serve."""
         return {"mqtt": self.bus.connected, "intent_templates": self._warm}
 
+    def degraded(self) -> dict[str, str]:
+        """Parts running in a reduced mode, with the reason (shown by /readyz)."""
+        status = self.model.status()
+        return {"intent_model": status.error} if status.version is None and status.error else {}
+
+    async def _watch_model(self) -> None:
+        """Hot-reload: pick up a new or repaired model directory without a restart."""
+        while True:
+            await asyncio.sleep(self.settings.model_poll_s)
+            if await asyncio.to_thread(self.model.reload_if_changed):
+                log.info("intent model active", extra={"version": self.model.status().version})
+
     async def _serve_http(self) -> None:
-        app = create_app(self.metrics, self.readiness, self.describe_devices)
+        app = create_app(self.metrics, self.readiness, self.describe_devices, self.degraded)
         config = uvicorn.Config(app, host=self.settings.http.host, port=self.settings.http.port,
                                 log_config=None, access_log=False, lifespan="off")
         self._http = uvicorn.Server(config)

@@ -13,7 +13,8 @@ from edge.metrics import EdgeMetrics
 
 
 def create_app(metrics: EdgeMetrics, readiness: Callable[[], dict[str, bool]],
-               devices: Callable[[], list[dict[str, Any]]]) -> FastAPI:
+               devices: Callable[[], list[dict[str, Any]]],
+               degraded: Callable[[], dict[str, str]] = dict) -> FastAPI:
     """App factory; the daemon passes in what the endpoints report."""
     app = FastAPI(title="AutoGLM Hybrid edge", docs_url=None, redoc_url=None)
 
@@ -25,7 +26,8 @@ def create_app(metrics: EdgeMetrics, readiness: Callable[[], dict[str, bool]],
     def readyz() -> JSONResponse:
         checks = readiness()
         ready = all(checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        body = {"ready": ready, "checks": checks, "degraded": degraded()}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:

@@ -19,6 +19,7 @@ from shared.decision import Outcome
 
 # Named colours HA's templates produce, as sRGB.
 COLORS: dict[str, tuple[int, int, int]] = {
+    "warm": (255, 214, 170), "cool white": (220, 235, 255), "amber": (255, 191, 0),
     "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "orange": (255, 165, 0),
     "yellow": (255, 255, 0), "green": (0, 128, 0), "blue": (0, 0, 255), "purple": (128, 0, 128),
     "brown": (165, 42, 42), "pink": (255, 192, 203), "turquoise": (64, 224, 208), "cyan": (0, 255, 255),
@@ -27,6 +28,8 @@ COLORS: dict[str, tuple[int, int, int]] = {
 }
 
 SENSITIVE_COMMANDS = frozenset({"unlock"})
+#: Percent that "brighter" / "dimmer" moves a light when no amount is said.
+RELATIVE_STEP = 25.0
 #: More devices than this in one request is a bulk action and needs confirmation.
 BULK_LIMIT = 10
 
@@ -148,6 +151,9 @@ class IntentHandlers:
 
     def _light_set(self, m: IntentMatch) -> Plan:
         entities = self.targets(m, {"light"})
+        direction = m.slots.get("brightness_direction")
+        if direction in ("up", "down"):
+            return Plan(m.intent, [(e, Command("set_brightness", self._step(e, direction, m.slots))) for e in entities])
         commands: list[Command] = []
         if "brightness" in m.slots:
             commands.append(Command("set_brightness", float(m.slots["brightness"])))
@@ -161,6 +167,15 @@ class IntentHandlers:
         if not commands:
             raise Refusal(Outcome.NOT_UNDERSTOOD, "not_understood", text=m.text)
         return Plan(m.intent, [(e, c) for e in entities for c in commands])
+
+    def _step(self, entity: Entity, direction: str, slots: dict[str, Any]) -> float:
+        """New brightness percent for "brighter"/"dimmer": current +/- the amount said (default 25)."""
+        values = self._twin(entity.device_id)
+        scale = entity.config.brightness_scale
+        current = 0.0 if values.get("state") == "OFF" else float(values.get("brightness") or scale) / scale * 100
+        step = float(slots.get("brightness") or slots.get("amount") or RELATIVE_STEP)
+        target = current + step if direction == "up" else current - step
+        return float(round(min(100.0, max(1.0, target))))
 
     def _set_temperature(self, m: IntentMatch) -> Plan:
         entities = self.targets(m, {"climate"})

@@ -11,6 +11,7 @@ import unicodedata
 from edge.entity import Command, Entity
 from edge.executor import Executor
 from edge.intents import IntentHandlers, Plan, display
+from edge.model_stage import ModelStage
 from edge.registry import Registry
 from edge.replies import Refusal, action_phrase, render
 from edge.template_stage import IntentMatch, TemplateStage
@@ -42,10 +43,11 @@ class Pipeline:
     """Turns an utterance into a decision record; each stage says "not mine" by returning None."""
 
     def __init__(self, edge_id: str, registry: Registry, template: TemplateStage, handlers: IntentHandlers,
-                 executor: Executor) -> None:
+                 executor: Executor, model: ModelStage | None = None) -> None:
         self._edge_id = edge_id
         self._registry = registry
         self._template = template
+        self._model = model
         self._handlers = handlers
         self._executor = executor
 
@@ -67,14 +69,23 @@ class Pipeline:
         area = self._registry.area_key(utterance.area) if utterance.area else None
         match: IntentMatch | None = await asyncio.to_thread(self._template.match, text, language, area)
         stages["template"] = round((time.perf_counter() - t) * 1000, 3)
+        source = DecisionSource.TEMPLATE
+        if match is None and self._model is not None:
+            t = time.perf_counter()
+            match = await asyncio.to_thread(self._model.match, text, language, area)
+            stages["model"] = round((time.perf_counter() - t) * 1000, 3)
+            source = DecisionSource.MODEL
         if match is None:
             return finish(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text))
-        source = DecisionSource.TEMPLATE
-        common = {"source": source, "intent": match.intent, "slots": _jsonable(match.slots)}
+        common = {"source": source, "intent": match.intent, "slots": _jsonable(match.slots),
+                  "model_version": match.model_version}
         try:
             plan = self._handlers.plan(match)
         except Refusal as refusal:
             return finish(Outcome(refusal.outcome), refusal.reply(language), **common)
+        if source is DecisionSource.MODEL and self._model is not None and not self._model.confident_for(plan, match):
+            return finish(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text),
+                          **common)
         if plan.answer is not None or plan.answer_key is not None:
             reply = plan.answer if plan.answer is not None else render(language, plan.answer_key or "",
                                                                         **plan.answer_params)

@@ -31,6 +31,9 @@ class IntentMatch:
     spoken: dict[str, str] = field(default_factory=dict)
     # Names or areas said that no known device or area has.
     unmatched: dict[str, str] = field(default_factory=dict)
+    # Set by the model stage: calibrated confidence and the model that produced it.
+    confidence: float | None = None
+    model_version: str | None = None
 
 
 class TemplateStage:

@@ -94,6 +94,12 @@ class StorageError(AutoGLMError):
     code = "storage_error"
 
 
+class ModelError(AutoGLMError):
+    """A model directory that is missing, corrupt, or of another format version."""
+
+    code = "model_error"
+
+
 class ConfigError(AutoGLMError):
     """Settings that cannot work (bad port, missing file)."""
 
