@@ -53,8 +53,9 @@ class Registry:
     """Entities known to this edge; rebuilt indexes on every change."""
 
     def __init__(self, area_aliases: dict[str, list[str]] | None = None,
-                 name_aliases: dict[str, list[str]] | None = None) -> None:
+                 name_aliases: dict[str, list[str]] | None = None, known_areas: list[str] | None = None) -> None:
         self._entities: dict[str, Entity] = {}
+        self._known_areas = list(known_areas or [])
         self._area_aliases = {normalize(k): v for k, v in (area_aliases or {}).items()}
         self._name_aliases = name_aliases or {}
         self.generation = 0  # bumps on every change, so caches and matchers know to rebuild
@@ -138,15 +139,13 @@ class Registry:
     def areas(self) -> list[Area]:
         """Areas of the known entities, each with its names in every language."""
         found: dict[str, Area] = {}
-        for entity in self._entities.values():
-            if not entity.area:
-                continue
-            key = normalize(entity.area)
-            names = [entity.area, *entity.area_aliases.values(), *AREA_TRANSLATIONS.get(key, []),
-                     *self._area_aliases.get(key, [])]
+        announced = [(e.area, list(e.area_aliases.values())) for e in self._entities.values() if e.area]
+        for area_name, aliases in [*((a, []) for a in self._known_areas), *announced]:
+            key = normalize(area_name)
+            names = [area_name, *aliases, *AREA_TRANSLATIONS.get(key, []), *self._area_aliases.get(key, [])]
             if key in found:
                 names = [*found[key].names, *names]
-            found[key] = Area(key, entity.area, tuple(dict.fromkeys(names)))
+            found[key] = Area(key, area_name, tuple(dict.fromkeys(names)))
         return list(found.values())
 
     def area_key(self, spoken: str) -> str | None:

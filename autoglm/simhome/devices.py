@@ -218,7 +218,8 @@ class SimDevice:
             "suggested_area_aliases": {"zh-cn": self.area_zh},
         }
         if self.commandable:
-            config["command_topic"] = topics.command
+            # `error_topic` is our extension (HA ignores it): where rejected commands are explained.
+            config.update(command_topic=topics.command, error_topic=topics.error)
         return config
 
     def discovery(self) -> list[Entity]:

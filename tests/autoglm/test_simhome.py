@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -33,21 +32,9 @@ from shared.discovery import parse_discovery
 from shared.errors import TransportError
 from shared.payloads import STATE_MODELS, DeviceErrorEvent, extract
 from shared.topics import parse_discovery_topic
+from tests.conftest import BrokerInfo, free_port
 
 Message = tuple[str, bytes, bool]
-
-
-class BrokerInfo(Protocol):
-    """What the `broker` fixture (tests/conftest.py) yields."""
-
-    host: str
-    port: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- devices, no MQTT
@@ -264,6 +251,14 @@ class Observer:
                 assert left > 0, f"no matching message in {self.messages[since:]!r}"
                 self._cond.wait(left)
 
+    def wait_count(self, count: int, timeout: float = 5.0) -> list[Message]:
+        """Wait until at least `count` messages arrived, then a moment more for stragglers."""
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self.messages) >= count, timeout), self.messages
+        time.sleep(0.1)
+        with self._cond:
+            return list(self.messages)
+
     def on(self, topic: str, since: int = 0) -> list[bytes]:
         """Live (not retained) payloads on `topic` since `since`."""
         with self._cond:
@@ -312,13 +307,11 @@ def observer(broker: BrokerInfo) -> Iterator[Observer]:
 def test_discovery_configs_are_retained_and_parse(broker: BrokerInfo, home: SimulatedHome) -> None:
     expected = sum(len(d.discovery()) for d in default_home())
     watcher = Observer(broker, "homeassistant/#")  # subscribes after start: sees only retained configs
-    deadline = time.monotonic() + 5
-    while len(watcher.messages) < expected and time.monotonic() < deadline:
-        time.sleep(0.05)
+    messages = watcher.wait_count(expected)
     watcher.close()
-    assert len(watcher.messages) == expected == 17
+    assert len(messages) == expected == 17
     configs = {}
-    for topic, payload, retained in watcher.messages:
+    for topic, payload, retained in messages:
         assert retained
         where = parse_discovery_topic(topic)
         assert where.node_id == "autoglm_sim"
@@ -334,6 +327,8 @@ def test_discovery_configs_are_retained_and_parse(broker: BrokerInfo, home: Simu
     assert ceiling.brightness_scale == 255 and ceiling.supported_color_modes == ["rgb", "color_temp"]
     assert ceiling.command_topic == "autoglm-sim/living_room_ceiling/set"
     assert ceiling.availability_topic == "autoglm-sim/living_room_ceiling/availability"
+    assert ceiling.model_extra is not None
+    assert ceiling.model_extra["error_topic"] == "autoglm-sim/living_room_ceiling/error"
     assert ceiling.device is not None and ceiling.device.suggested_area == "Living Room"
     assert ceiling.model_extra is not None and ceiling.model_extra["aliases"] == {"zh-cn": ["客厅吊灯"]}
     assert ceiling.model_extra["suggested_area_aliases"] == {"zh-cn": "客厅"}
@@ -499,9 +494,9 @@ def test_remove_clears_discovery(broker: BrokerInfo, home: SimulatedHome, observ
         _, payload, retained = observer.wait_for(on_topic(topic, b""), since)
         assert not retained and parse_discovery("sensor", payload) is None
     late = Observer(broker, "homeassistant/sensor/#")
-    time.sleep(0.3)
+    messages = late.wait_count(2)
     late.close()
-    assert sorted(parse_discovery_topic(t).object_id for t, _, _ in late.messages) == [
+    assert sorted(parse_discovery_topic(t).object_id for t, _, _ in messages) == [
         "living_room_sensor_humidity", "living_room_sensor_temperature"]
 
 
@@ -511,9 +506,9 @@ def test_stop_publishes_offline(broker: BrokerInfo, home: SimulatedHome, observe
     for device_id in home.device_ids:
         observer.wait_for(on_topic(f"autoglm-sim/{device_id}/availability", b"offline"), since)
     late = Observer(broker, "autoglm-sim/+/availability")
-    time.sleep(0.3)
+    messages = late.wait_count(len(home.device_ids))
     late.close()
-    assert {t: p for t, p, _ in late.messages} == {
+    assert {t: p for t, p, _ in messages} == {
         f"autoglm-sim/{d}/availability": b"offline" for d in home.device_ids}
 
 
@@ -540,5 +535,5 @@ def test_run_forever_until_cancelled(broker: BrokerInfo, observer: Observer) -> 
 
     since = observer.mark()
     asyncio.run(main())
-    offline = {t for t, p, _ in observer.messages[since:] if p == b"offline"}
-    assert offline == {f"autoglm-sim/{d}/availability" for d in ids}
+    for device_id in ids:
+        observer.wait_for(on_topic(f"autoglm-sim/{device_id}/availability", b"offline"), since)
