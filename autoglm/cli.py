@@ -18,6 +18,9 @@ devices_app = typer.Typer(help="Simulated devices that speak Home Assistant MQTT
 edge_app = typer.Typer(help="The edge daemon that runs on each gateway.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
 app.add_typer(edge_app, name="edge")
+intent_app = typer.Typer(help="The distilled intent model: data, training, prediction, evaluation.",
+                         no_args_is_help=True)
+app.add_typer(intent_app, name="intent")
 
 HostOpt = Annotated[str, typer.Option(help="MQTT broker host.", envvar="OPEN_AUTOGLM_EDGE__MQTT__HOST")]
 PortOpt = Annotated[int, typer.Option(help="MQTT broker port.", envvar="OPEN_AUTOGLM_EDGE__MQTT__PORT")]
@@ -119,6 +122,88 @@ def edge_say(
     typer.echo(decision.model_dump_json(indent=2) if as_json else f"[{decision.outcome}] {decision.reply}")
     if decision.outcome not in ("done", "answered"):
         raise typer.Exit(2)
+
+
+@intent_app.command("data")
+def intent_data(
+    out: Annotated[Path, typer.Option(help="Directory for train.jsonl, calib.jsonl and the data card.")] = Path(
+        "var/intent-data"),
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    per_intent: Annotated[int, typer.Option(help="Examples per intent and language.")] = 1500,
+) -> None:
+    """Generate labelled training data from HA templates, our phrasings and out-of-scope corpora."""
+    from autoglm.intent.data import write_dataset
+
+    card = write_dataset(out, seed=seed, per_intent=per_intent, progress=lambda msg: typer.echo(msg, err=True))
+    typer.echo(f"{card.get('total', '?')} examples in {out} (data hash {str(card.get('data_hash', ''))[:12]})")
+
+
+@intent_app.command("train")
+def intent_train(
+    out: Annotated[Path, typer.Option(help="Model directory to write (the edge's shipped model by default).")] = Path(
+        "edge/models/intent"),
+    data: Annotated[Path | None, typer.Option(help="Data directory from `autoglm intent data`; generated "
+                                                   "when omitted.")] = None,
+    profile: Annotated[str, typer.Option(help="full (the shipped model) or ci (a small, fast build).")] = "full",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Teacher -> student distillation -> calibration -> ONNX -> INT8, with a manifest."""
+    from autoglm.intent.data import write_dataset
+    from autoglm.intent.train import build
+
+    if profile not in ("full", "ci"):
+        fail(f"unknown profile {profile!r}: use full or ci")
+    if data is None:
+        data = out.parent / f"{out.name}-data"
+        write_dataset(data, seed=seed, per_intent=1500 if profile == "full" else 200,
+                      progress=lambda msg: typer.echo(msg, err=True))
+    manifest = build(data, out, profile=profile, seed=seed)
+    typer.echo(manifest.model_dump_json(indent=2, include={"version", "metrics", "thresholds", "temperature"}))
+
+
+@intent_app.command("predict")
+def intent_predict(
+    input: Annotated[Path, typer.Option("--input", help="JSONL with a \"text\" per line.")],
+    output: Annotated[Path, typer.Option("--output", help="JSONL to write.")],
+    model: Annotated[Path, typer.Option(help="Model directory.")] = Path("edge/models/intent"),
+    no_templates: Annotated[bool, typer.Option("--no-templates", help="Model stage only.")] = False,
+) -> None:
+    """Run the edge's local stages on each line: intent (out_of_scope when rejected), slots, confidence, stage."""
+    import json
+
+    from autoglm.intent.evaluate import read_jsonl
+    from autoglm.intent.predict import Predictor
+
+    try:
+        rows = read_jsonl(input)
+        predictor = Predictor(model, use_templates=not no_templates)
+    except (OSError, ValueError, AutoGLMError) as exc:
+        fail(str(exc))
+    with output.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            result = predictor.predict(row["text"], row.get("language"))
+            fh.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
+    typer.echo(f"{len(rows)} lines -> {output}", err=True)
+
+
+@intent_app.command("eval")
+def intent_eval(
+    files: Annotated[list[Path], typer.Argument(help="JSONL files with text, intent and slots.")],
+    model: Annotated[Path, typer.Option(help="Model directory.")] = Path("edge/models/intent"),
+    no_templates: Annotated[bool, typer.Option("--no-templates", help="Model stage only.")] = False,
+) -> None:
+    """Accuracy, out-of-scope rejection (with and without HA-overlap lines), slot F1, latency, as JSON."""
+    import json
+
+    from autoglm.intent.evaluate import evaluate
+    from autoglm.intent.predict import Predictor
+
+    try:
+        predictor = Predictor(model, use_templates=not no_templates)
+        reports = [evaluate(path, predictor) for path in files]
+    except (OSError, ValueError, AutoGLMError) as exc:
+        fail(str(exc))
+    typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, ensure_ascii=False))
 
 
 @app.command()
