@@ -34,6 +34,13 @@ DOMAIN_WORDS: dict[str, str] = {
     **dict.fromkeys(("fan", "fans", "风扇"), "fan"),
     **dict.fromkeys(("lock", "locks", "锁"), "lock"),
 }
+#: Drinks people ask for stand for the coffee machine ("make me a latte" -> HassTurnOn coffee machine).
+DRINK_WORDS: dict[str, str] = {
+    **dict.fromkeys(("coffee", "a coffee", "latte", "a latte", "espresso", "an espresso", "cappuccino",
+                     "a cappuccino", "americano", "flat white", "mocha", "cup of coffee", "a cup of coffee",
+                     "coffee pot", "coffee maker"), "coffee machine"),
+    **dict.fromkeys(("咖啡", "一杯咖啡", "拿铁", "浓缩咖啡", "卡布奇诺", "美式", "美式咖啡", "咖啡壶"), "咖啡机"),
+}
 _QUANTIFIERS = ("all the ", "all of the ", "all ", "every ", "each ", "the ", "my ", "our ", "所有的", "所有", "全部的",
                 "全部")
 COLOR_WORDS: dict[str, str] = {
@@ -129,6 +136,7 @@ class ModelStage:
                 if domain:
                     slots["domain"] = domain
                     continue
+                said = DRINK_WORDS.get(normalize(said), said)
                 slots["name"] = self.resolve_name(said)
                 spoken["name"] = said
             elif span.slot == "area":

@@ -1,0 +1,1 @@
+"""Edge intent model: student tokenizer, teacher, distillation, calibration and INT8 ONNX export."""

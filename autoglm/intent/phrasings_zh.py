@@ -1,0 +1,133 @@
+"""Our own Chinese (zh-cn) templates for how people talk to smart speakers, by label (hassil syntax).
+
+Same lists as the English templates; numbers are digits or Chinese numerals, {half} is 一半.
+"""
+
+from __future__ import annotations
+
+RULES: dict[str, str] = {
+    "on": "(打开|开启|开|打开一下|开一下)",
+    "off": "(关闭|关掉|关了|关|关上|关一下)",
+    "lights": "(灯|灯光|电灯|所有灯|所有的灯)",
+    "a": "[的]",
+    "bit": "(一点|一些|一点点|些|一下)",
+    "pct": "(百分之{brightness}|{brightness}%|{brightness})",
+    "pos": "(百分之{position}|{position}%|{position})",
+    "vol": "(百分之{volume}|{volume}%|{volume})",
+    "deg": "{temperature}(度|度|摄氏度)",
+    "to": "(调到|调成|设为|设置为|设成|调至)",
+    "color_to": "(调成|换成|变成|改成|设为|设成|切换成)",
+    "home": "(家里|房子|全屋|屋子|地面|地板|整个家|整个房子|客厅和卧室)",
+    "dock": "(基站|充电座|充电桩|底座)",
+    "play": "(播放|音乐|视频|电视|歌曲|节目)",
+}
+
+TEMPLATES: dict[str, list[str]] = {
+    "HassTurnOn": [
+        "<on>{device}", "<on>{area}<a>{device}", "把{device}<on>", "把{area}<a>{device}(打开|开了|开开|开起来)",
+        "{device}(打开|开一下|开起来)", "<on>{area}<a><lights>", "把{area}<a><lights>(打开|开了|开开)",
+        "{area}<lights>开一下", "开灯", "开一下灯", "把灯打开", "灯(打开|开一下)", "{area}开灯",
+        "(太|好|有点)黑了", "{area}(太|好)黑了", "屋里(好|太)黑", "黑乎乎的什么都看不见",
+        "启动{switch}", "把{switch}启动", "{switch}(开一下|启动一下|打开)", "<on>{light}", "把{light}打开",
+        "(帮我|给我)(煮|做|冲|来)[一]杯{drink}", "我(想|要)喝{drink}", "来[一]杯{drink}", "煮点{drink}",
+        "我需要一杯{drink}", "(冲|泡)杯{drink}", "(好困|困了)(来|煮)杯{drink}", "<on>咖啡机",
+        "<on>{cover}", "把{cover}(打开|拉开|升起来)", "拉开{area}<a>{cover}", "{area}<a>{cover}(打开|拉开)",
+        "(锁上|锁好){lock}", "把{lock}锁(上|好)", "(打开|开启|启动|切换到|进入){scene}", "{scene}",
+        "<on>{fan}", "{fan}开一下", "<on>{climate}", "开{climate}", "把{area}<a>{climate}打开",
+        "(打开|开)[一下]{media_player}", "把{media_player}打开", "我要看电视", "让{light}亮起来",
+    ],
+    "HassTurnOff": [
+        "<off>{device}", "<off>{area}<a>{device}", "把{device}<off>", "把{area}<a>{device}(关掉|关了|关上)",
+        "{device}(关掉|关一下|关了)", "<off>{area}<a><lights>", "把{area}<a><lights>(关掉|关了|关上)",
+        "{area}<lights>关一下", "关灯", "关一下灯", "熄灯", "把灯(都|全)关了", "(所有灯|全部灯)都关掉",
+        "我要睡觉了(把灯关了|关灯)", "{area}关灯", "<off>{light}", "把{light}关了", "{light}(关掉|灭了)",
+        "停止{switch}", "把{switch}停(了|掉)", "<off>{cover}", "把{cover}(关上|拉上|合上|放下来)",
+        "拉上{area}<a>{cover}", "(解锁|打开){lock}", "把{lock}(解锁|打开)", "<off>{fan}", "{fan}关了吧",
+        "<off>{climate}", "把{area}<a>{climate}关了", "(关闭|退出){scene}", "<off>{media_player}",
+        "把{media_player}关了", "(全部|都)关了", "家里的灯全关了", "{area}的灯别开了", "让{light}灭了",
+    ],
+    "HassLightSet": [
+        "把{area}<a><lights><color_to>{color}", "<lights><color_to>{color}", "{light}<color_to>{color}",
+        "把{light}<color_to>{color}", "我想要{color}的<lights>", "来点{color}的灯光", "把灯光颜色<color_to>{color}",
+        "{color}灯光", "(换|改)一下灯的颜色", "换个[灯光]颜色", "{area}<a>灯光<color_to>{color}",
+        "亮度<to><pct>", "把{light}[的]亮度<to><pct>", "{area}<a>灯亮度<to><pct>", "灯光亮度{brightness}",
+        "把灯调到<pct>[的亮度]", "{light}亮度<pct>", "把{area}<a><lights>亮度<to><pct>", "灯开到<pct>",
+        "灯光颜色换成{color}", "给我{color}的灯", "[把]灯变成{color}", "{area}用{color}的灯光",
+    ],
+    "HassLightSet+down": [
+        "(调暗|调低|暗)<bit>", "把灯调暗[<bit>]", "灯(暗|调暗)<bit>", "{area}<a>灯调暗[<bit>]", "太亮了",
+        "{area}太亮了", "(好|太)刺眼", "灯光太刺眼了", "亮度(调低|降低|减小|调小|小)<bit>", "把{light}调暗[<bit>]",
+        "(灯|灯光)(暗|柔和)<bit>", "把亮度降到<pct>", "调暗到<pct>", "灯光调暗些", "不要那么亮", "光线太强了",
+        "把{area}<a>{light}调暗<bit>", "{light}太亮了", "把{area}的灯光调暗", "灯太亮了调暗<bit>",
+        "亮度降低<pct>", "暗一点吧", "把灯光调柔和一点", "{light}暗<bit>",
+    ],
+    "HassLightSet+up": [
+        "(调亮|调高|亮)<bit>", "把灯调亮[<bit>]", "灯(亮|调亮)<bit>", "{area}<a>灯调亮[<bit>]", "太暗了",
+        "{area}太暗了", "光线太暗了", "亮度(调高|提高|增加|加大|调大)<bit>", "把{light}调亮[<bit>]", "再亮<bit>",
+        "亮一些", "调亮到<pct>", "{area}不够亮", "灯光亮<bit>", "把灯开亮一点", "把{area}<a>{light}调亮<bit>",
+        "{light}太暗了", "灯太暗了调亮<bit>", "亮度提高到<pct>", "把亮度调高", "{light}亮<bit>", "灯光不够亮",
+    ],
+    "HassClimateSetTemperature": [
+        "(空调|温度|暖气|地暖)<to><deg>", "把{area}<a>{climate}<to><deg>", "{area}温度<to><deg>",
+        "(我想要|帮我调到){temperature}度", "温度{temperature}度", "{climate}{temperature}度",
+        "把{climate}温度(调到|调成)<deg>", "室温<to><deg>", "空调(制冷|制热){temperature}度", "{temperature}度",
+        "把温度<to><deg>", "{area}<a>空调<to><deg>", "空调开到{temperature}度", "把{climate}设成{temperature}度",
+        "温度(调高|调低)到<deg>", "{area}要{temperature}度",
+    ],
+    "HassClimateGetTemperature": [
+        "{area}[现在]多少度", "{area}<a>温度是多少", "室内温度多少", "家里多少度", "屋里(多少度|冷不冷|热不热)",
+        "现在室内几度", "{climate}(设的|设置的)是多少度", "{climate}现在几度", "{area}(冷吗|热吗|有多热|有多冷)",
+        "房间温度多少", "{area}现在几度", "查一下{area}的温度", "室温多少", "{climate}温度是多少", "这里几度",
+    ],
+    "HassGetState": [
+        "{device}(开着吗|关了吗|是开着的吗|还开着吗|关没关)", "{area}<a>灯(开着吗|关了吗|亮着吗)",
+        "我(是不是|有没有)忘了关{device}", "{cover}(开着吗|关上了吗|是开着的吗)", "{lock}(锁了吗|锁上了吗|锁好了没有)",
+        "{binary_sensor}(关好了吗|开着吗)", "{sensor}(是多少|多少)", "现在{sensor}(是多少|怎么样)", "查一下{sensor}",
+        "哪些灯(开着|还亮着)", "{area}有灯开着吗", "家里的门都锁了吗", "{person}(在家吗|到家了吗|在哪里|在哪)",
+        "{device}(是什么状态|状态怎么样)", "{area}<a>{light}亮着吗", "{area}<a>{cover}关了吗", "{switch}在运行吗",
+        "{media_player}开着吗", "看看{device}关了没有",
+    ],
+    "HassSetPosition": [
+        "{cover}(开到|打开到|调到|拉到|关到)<pos>", "把{area}<a>{cover}(开到|调到|设为)<pos>",
+        "{cover}(开|打开|拉开|关|关上){half}", "把{cover}(打开|拉开|关上){half}", "{cover}<to><pos>",
+        "把{cover}<to><pos>", "{area}<a>{cover}开{half}", "把{cover}(升|降)到<pos>", "{cover}位置<to><pos>",
+    ],
+    "HassVacuumStart": [
+        "(开始|启动)(扫地|打扫|清扫|清洁)", "开始扫地", "扫[一下]地", "(打扫|清扫|清洁)[一下]<home>",
+        "让{vacuum}[开始](扫地|打扫|干活|工作)", "启动{vacuum}", "打开{vacuum}", "{vacuum}(开始|去)(扫地|工作|打扫)",
+        "地[太]脏了", "(扫|拖)一下地", "全屋清扫", "开始全屋清扫", "把{vacuum}打开", "{vacuum}开工",
+        "叫{vacuum}扫一下", "该扫地了", "{vacuum}出来扫地",
+    ],
+    "HassVacuumReturnToBase": [
+        "{vacuum}回[去]充电", "让{vacuum}回(<dock>|家|去充电)", "{vacuum}(回家|回去|回座|回充)", "(召回|叫回){vacuum}",
+        "停止(扫地|清扫)回去充电", "{vacuum}(停下来|别扫了)回去充电", "让{vacuum}(回|返回)<dock>", "回充",
+        "{vacuum}返回<dock>", "把{vacuum}叫回来", "{vacuum}没电了回去充电吧", "送{vacuum}回<dock>",
+    ],
+    "HassVacuumCleanArea": [
+        "(打扫|清扫|清洁|扫)[一下]{area}", "把{area}(扫一下|打扫一下|拖一下)",
+        "(让|叫){vacuum}[去](打扫|清扫|扫)[一下]{area}",
+        "{area}(脏了|太脏了|需要打扫)", "去{area}(扫一下|打扫)", "(扫|拖)一下{area}[的地]", "{vacuum}去{area}",
+        "只(打扫|扫){area}", "(打扫|清扫){area}和{area}", "{area}的地(扫一下|脏了)", "用{vacuum}打扫{area}",
+    ],
+    "HassMediaPause": [
+        "暂停[一下]", "(暂停|停止)<play>", "先停一下", "把{media_player}暂停", "暂停{media_player}",
+        "{area}<a>音乐暂停", "停一下[音乐]", "音乐停一下", "先暂停", "暂停播放", "{media_player}暂停一下",
+        "别放了", "先别放了",
+    ],
+    "HassMediaUnpause": [
+        "继续[播放]", "继续(放|播|播放)", "恢复播放", "接着(放|播|播放|看)", "取消暂停", "{media_player}继续播放",
+        "继续放音乐", "接着放刚才的歌", "继续播放{area}<a>音乐", "继续放吧", "接着看",
+    ],
+    "HassMediaNext": [
+        "下一首", "(切|换)[到]下一首", "(换|切)一首", "下一曲", "下一个", "跳过(这首|这首歌|这个)", "播放下一首",
+        "{media_player}下一首", "切歌", "换首歌", "下一首歌", "{area}<a>音乐下一首",
+    ],
+    "HassMediaPrevious": [
+        "上一首", "上一曲", "(回到|切到|播放)上一首", "(返回|回)上一首[歌]", "{media_player}上一首", "上一个",
+        "放上一首", "上一首歌", "切回上一首", "{area}<a>音乐上一首",
+    ],
+    "HassSetVolume": [
+        "音量<to><vol>", "把音量(调到|设为)<vol>", "{media_player}音量(调到|调成)<vol>", "声音(调到|开到)<vol>",
+        "音量{volume}", "把{area}<a>音量调到<vol>", "{media_player}的声音调到<vol>", "音量设置成{volume}",
+    ],
+}
