@@ -20,12 +20,12 @@ from autoglm.intent.phrasings_sampler import Piece, render
 from shared.intent import INTENT_LABELS, OUT_OF_SCOPE, Example
 
 #: Bumped whenever generation changes, so a data hash can be traced to the code that made it.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 IN_SCOPE: tuple[str, ...] = tuple(label for label in INTENT_LABELS if label != OUT_OF_SCOPE)
 #: Share of each label drawn from HA's templates; the rest comes from our own (relative: all ours).
 HA_SHARE: dict[str, float] = {
     "HassTurnOn": 0.35, "HassTurnOff": 0.4, "HassLightSet": 0.4, "HassClimateSetTemperature": 0.4,
-    "HassClimateGetTemperature": 0.4, "HassGetState": 0.5, "HassSetPosition": 0.4, "HassVacuumStart": 0.2,
+    "HassClimateGetTemperature": 0.4, "HassGetState": 0.55, "HassSetPosition": 0.4, "HassVacuumStart": 0.2,
     "HassVacuumReturnToBase": 0.2, "HassVacuumCleanArea": 0.3, "HassMediaPause": 0.3, "HassMediaUnpause": 0.3,
     "HassMediaNext": 0.35, "HassMediaPrevious": 0.35, "HassSetVolume": 0.4,
 }
@@ -41,11 +41,11 @@ LICENSES: dict[str, str] = {
     "negative": "own templates (this project, Apache-2.0)",
     "chatterbot": "chatterbot-corpus 1.3.3 conversation lines (BSD-3-Clause)",
 }
-_RETRIES = 4
+_RETRIES = 8
 
 
 def generate(seed: int = 0, per_intent: int = 1500, languages: tuple[str, ...] = ("en", "zh-cn"),
-             oos_ratio: float = 0.45) -> list[Example]:
+             oos_ratio: float = 0.35) -> list[Example]:
     """About `per_intent` examples per in-scope label and language, plus out-of-scope at `oos_ratio` of all."""
     if not 0 <= oos_ratio < 1:
         raise ValueError(f"oos_ratio must be in [0, 1), got {oos_ratio}")
