@@ -224,3 +224,40 @@ async def test_corrupt_database_is_refused_with_a_clear_error(broker: BrokerInfo
         async with start_edge(settings):
             pass
     assert settings.db_path.read_bytes().startswith(b"this is not")  # never silently reset
+
+
+async def test_model_stage_handles_what_templates_do_not(running: Running) -> None:
+    await running.say("set the bedroom light to 80%")
+    decision = await running.say("hey olly could you make the bedroom light a bit dimmer")
+    assert decision.source == "model", decision
+    assert decision.intent == "HassLightSet" and decision.slots.get("brightness_direction") == "down"
+    assert decision.outcome == "done", decision.reply
+    assert decision.model_version
+    assert running.home.state("bedroom_light")["brightness"] < round(0.8 * 255)
+
+
+async def test_edge_without_a_model_runs_degraded_and_picks_one_up(broker: BrokerInfo, tmp_path: Path) -> None:
+    import shutil
+
+    from edge.config import DEFAULT_MODEL_DIR
+
+    model_dir = tmp_path / "model"
+    settings = edge_settings(broker, tmp_path / "edge", model_dir=model_dir, model_poll_s=0.2)
+    home = SimulatedHome(broker.host, broker.port, sensor_interval=60)
+    await asyncio.to_thread(home.start)
+    try:
+        async with start_edge(settings) as edge:
+            await wait_for(lambda: len(edge.registry) >= 17 and edge.http_port is not None, what="discovery")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{edge.http_port}", timeout=5) as client:
+                ready = (await client.get("/readyz")).json()
+                assert ready["ready"] is True and "missing" in ready["degraded"]["intent_model"]
+            ask = lambda text: asyncio.to_thread(say, text, edge_id=EDGE_ID, host=broker.host,  # noqa: E731
+                                                 port=broker.port, timeout=10)
+            assert (await ask("turn on the kitchen light")).outcome == "done"  # templates still serve
+            assert (await ask("could you make the kitchen light a bit dimmer")).outcome == "not_understood"
+            shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+            await wait_for(lambda: edge.model.model is not None, what="hot reload")
+            decision = await ask("could you make the kitchen light a bit dimmer")
+            assert decision.source == "model" and decision.outcome == "done", decision.reply
+    finally:
+        await asyncio.to_thread(home.stop)
