@@ -95,9 +95,9 @@ def torch_runner(torch_dir: Path, model: IntentModel) -> Callable[[str], int]:
 
 
 def hassil_runner() -> Callable[[str], Any]:
+    from edge.pipeline import detect_language
     from edge.registry import AREA_TRANSLATIONS, Registry
     from edge.template_stage import TemplateStage
-    from edge.pipeline import detect_language
 
     stage = TemplateStage(Registry(known_areas=list(AREA_TRANSLATIONS)), ["en", "zh-cn"])
     return lambda text: stage.match(text, detect_language(text))
@@ -105,12 +105,12 @@ def hassil_runner() -> Callable[[str], Any]:
 
 def edge_rss_mb(model_dir: Path) -> float:
     """Peak RSS of a fresh process holding what the edge holds: the model and HA's templates."""
-    code = ("import resource,sys; sys.path.insert(0, %r)\n"
+    code = ("import resource,sys; sys.path.insert(0, {root!r})\n"
             "from pathlib import Path\nfrom edge.intent_model import IntentModel\n"
             "from edge.registry import Registry\nfrom edge.template_stage import TemplateStage\n"
-            "m = IntentModel.load(Path(%r)); m.predict('turn on the kitchen light')\n"
+            "m = IntentModel.load(Path({model!r})); m.predict('turn on the kitchen light')\n"
             "t = TemplateStage(Registry(), ['en', 'zh-cn']); t.warm_up()\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (str(ROOT), str(model_dir))
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)").format(root=str(ROOT), model=str(model_dir))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return round(int(out.stdout.strip().splitlines()[-1]) / 1024, 1)
 

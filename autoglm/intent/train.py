@@ -23,7 +23,7 @@ import torch
 
 from autoglm.intent.calibrate import calibrate
 from autoglm.intent.distill import FitConfig, evaluate, fit, predict, slot_f1
-from autoglm.intent.export import OnnxIntentModel, export_onnx, latency_ms, quantize_int8
+from autoglm.intent.export import OnnxIntentModel, export_onnx, fuse_transformer, latency_ms, quantize_int8
 from autoglm.intent.model import IntentSlotModel, student_config
 from autoglm.intent.teacher import train_teacher
 from autoglm.intent.tokenizer import Encoded, encode_examples, train_tokenizer
@@ -58,7 +58,7 @@ PROFILES: dict[str, Profile] = {
     # Smoke test of the whole pipeline: minutes on 2 cores for ~5k examples.
     "ci": Profile(
         name="ci",
-        teacher=FitConfig(epochs=1, batch_size=32, lr=2e-4, head_lr=2e-3, max_examples=1500),
+        teacher=FitConfig(epochs=1, batch_size=32, lr=2e-4, head_lr=2e-3, max_examples=3000),
         student=FitConfig(epochs=3, batch_size=32, lr=1e-3, unk_dropout=0.05, max_examples=5000),
     ),
     # The shipped model: about 30 minutes on 2 cores (the student sees up to 60k examples, 5 epochs).
@@ -212,7 +212,8 @@ def _build(
     student.save_pretrained(checkpoint)
     tok.save(str(checkpoint / TOKENIZER_FILE))
     fp32 = export_onnx(student, build_dir / "model.fp32.onnx")
-    int8 = quantize_int8(fp32, staging / MODEL_FILE, config=student.config, arch=prof.quantize_arch)
+    fused = fuse_transformer(fp32, build_dir / "model.fused.onnx", heads=prof.heads, hidden=prof.hidden)
+    int8 = quantize_int8(fused, staging / MODEL_FILE, config=student.config, arch=prof.quantize_arch)
     tok.save(str(staging / TOKENIZER_FILE))
     int8_logits, int8_slots = predict(OnnxIntentModel(int8, threads=prof.threads), s_calib)
     metrics["int8_agreement"] = float((int8_logits.argmax(-1) == calib_logits.argmax(-1)).float().mean())
