@@ -105,12 +105,12 @@ def hassil_runner() -> Callable[[str], Any]:
 
 def edge_rss_mb(model_dir: Path) -> float:
     """Peak RSS of a fresh process holding what the edge holds: the model and HA's templates."""
-    code = ("import resource,sys; sys.path.insert(0, {root!r})\n"
+    code = (f"import resource,sys; sys.path.insert(0, {str(ROOT)!r})\n"
             "from pathlib import Path\nfrom edge.intent_model import IntentModel\n"
             "from edge.registry import Registry\nfrom edge.template_stage import TemplateStage\n"
-            "m = IntentModel.load(Path({model!r})); m.predict('turn on the kitchen light')\n"
+            f"m = IntentModel.load(Path({str(model_dir)!r})); m.predict('turn on the kitchen light')\n"
             "t = TemplateStage(Registry(), ['en', 'zh-cn']); t.warm_up()\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)").format(root=str(ROOT), model=str(model_dir))
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return round(int(out.stdout.strip().splitlines()[-1]) / 1024, 1)
 
