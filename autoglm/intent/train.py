@@ -27,6 +27,7 @@ from autoglm.intent.export import OnnxIntentModel, export_onnx, fuse_transformer
 from autoglm.intent.model import IntentSlotModel, student_config
 from autoglm.intent.teacher import train_teacher
 from autoglm.intent.tokenizer import Encoded, encode_examples, train_tokenizer
+from edge.intent_model import sha256 as sha256_file  # the edge verifies with the same function
 from shared.intent import INTENT_LABELS, MODEL_FORMAT_VERSION, SLOT_LABELS, Example, ModelManifest
 
 log = logging.getLogger(__name__)
@@ -86,15 +87,6 @@ def data_hash(data_dir: Path) -> str:
     digest = hashlib.sha256()
     for name in ("train.jsonl", "calib.jsonl"):
         digest.update((data_dir / name).read_bytes())
-    return digest.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 
