@@ -101,7 +101,7 @@ def fit(
     rows = sorted(rng.sample(range(len(data)), n)) if n < len(data) else list(range(n))
     lengths = [len(data.ids[i]) for i in rows]
     steps_per_epoch = -(-n // cfg.batch_size)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)  # type: ignore[arg-type]
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
     total = steps_per_epoch * cfg.epochs
     schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total), total)
     history: list[float] = []

@@ -148,6 +148,12 @@ def test_padding_does_not_change_a_sentence_s_logits(built: Built) -> None:
     np.testing.assert_allclose(batched[0], alone[0], atol=0.05)
 
 
+def test_build_is_deterministic_for_a_seed(built: Built, tmp_path: Path) -> None:
+    again = build(built.data_dir, tmp_path / "intent", profile=TINY, seed=0, progress=False, build_dir=tmp_path / "b")
+    assert again.files == built.manifest.files
+    assert again.temperature == built.manifest.temperature
+
+
 def test_build_refuses_to_overwrite_a_directory_that_is_not_a_model(tmp_path: Path, built: Built) -> None:
     target = tmp_path / "precious"
     target.mkdir()
