@@ -20,15 +20,18 @@ from autoglm.intent.phrasings_sampler import Piece, render
 from shared.intent import INTENT_LABELS, OUT_OF_SCOPE, Example
 
 #: Bumped whenever generation changes, so a data hash can be traced to the code that made it.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 IN_SCOPE: tuple[str, ...] = tuple(label for label in INTENT_LABELS if label != OUT_OF_SCOPE)
 #: Share of each label drawn from HA's templates; the rest comes from our own (relative: all ours).
 HA_SHARE: dict[str, float] = {
     "HassTurnOn": 0.35, "HassTurnOff": 0.4, "HassLightSet": 0.4, "HassClimateSetTemperature": 0.4,
-    "HassClimateGetTemperature": 0.4, "HassGetState": 0.55, "HassSetPosition": 0.4, "HassVacuumStart": 0.2,
+    "HassClimateGetTemperature": 0.4, "HassGetState": 0.4, "HassSetPosition": 0.4, "HassVacuumStart": 0.2,
     "HassVacuumReturnToBase": 0.2, "HassVacuumCleanArea": 0.3, "HassMediaPause": 0.3, "HassMediaUnpause": 0.3,
     "HassMediaNext": 0.35, "HassMediaPrevious": 0.35, "HassSetVolume": 0.4,
 }
+#: Labels whose phrasings vary most (every domain's state question, every way to switch something on or off)
+#: get more examples than `per_intent`.
+LABEL_WEIGHT: dict[str, float] = {"HassGetState": 2.0, "HassTurnOn": 1.5, "HassTurnOff": 1.25}
 #: Out-of-scope mix: assistant-style requests dominate; chit-chat alone does not teach the boundary.
 OOS_SHARE: dict[str, float] = {"negative": 0.65, "ha_non_device": 0.23, "chatterbot": 0.12}
 LICENSES: dict[str, str] = {
@@ -69,10 +72,11 @@ class _Generator:
     def run(self, per_intent: int, oos_ratio: float) -> list[Example]:
         out: list[Example] = []
         for label in IN_SCOPE:
-            n_ha = round(per_intent * HA_SHARE.get(label, 0.0)) if label in DEVICE_INTENTS else 0
+            n_label = round(per_intent * LABEL_WEIGHT.get(label, 1.0))
+            n_ha = round(n_label * HA_SHARE.get(label, 0.0)) if label in DEVICE_INTENTS else 0
             origin = "generic" if "+" not in label else "relative"
             out += self._many(label, "hassil", n_ha, partial(self.ha.sample, label, self.rng))
-            out += self._many(label, origin, per_intent - n_ha, partial(self.generic.sample, label, self.rng))
+            out += self._many(label, origin, n_label - n_ha, partial(self.generic.sample, label, self.rng))
         n_oos = round(len(out) * oos_ratio / (1 - oos_ratio))
         n_chat = min(round(n_oos * OOS_SHARE["chatterbot"]), 2 * self.negatives.chatterbot_size())
         n_ha = round(n_oos * OOS_SHARE["ha_non_device"])

@@ -14,7 +14,7 @@ RULES: dict[str, str] = {
     "on": "(turn on|switch on|turn on|put on|power on)",
     "off": "(turn off|switch off|turn off|shut off|power off)",
     "bit": "(a bit|a little|a little bit|slightly|a touch|a tad|a notch|some|a lot|way)",
-    "here": "(in here|in this room|in the room)",
+    "here": "(in here|in this room|in the room|here|over here)",
     "at_area": "(in|in|at|for) [the] {area}",
     "pct": "{brightness}[( percent| %|%)]",
     "deg": "{temperature}[( degrees| degrees celsius| degrees fahrenheit| degree|°)]",
@@ -50,7 +50,8 @@ TEMPLATES: dict[str, list[str]] = {
         "(activate|run|start) [<the>] {script} [script]",
         "(make|brew|prepare|fix|pour) me [a] {drink}", "(make|brew) [me] (some|a pot of|a cup of) {drink}",
         "i (need|want|would like|'d like|could use|fancy) [a] {drink}", "can i (have|get) [a] {drink}",
-        "{drink} please", "[a] {drink} please", "i need my (morning|daily) {drink}", "time for [a] {drink}",
+        "{drink} please", "[(a|an|one)] {drink} please", "can i (have|get) (a|an|one|some|my) {drink} [please]",
+        "(it's|it is|is it) {drink} time [(already|yet)]", "i could (really) use (a|an|some) {drink}", "i need my (morning|daily) {drink}", "time for [a] {drink}",
         "get the {drink} going", "(start|turn on|switch on) the (coffee machine|coffee maker|espresso machine)",
         "(make|brew) a (fresh|hot|strong|large|small) {drink}", "i'm tired make me a {drink}", "one {drink} please",
         "(make|get) me a {drink} with <milk>", "i want my {drink} with <milk>", "[a] {drink} with <milk> please",
@@ -103,7 +104,8 @@ TEMPLATES: dict[str, list[str]] = {
         "(lower|reduce) the <lights> (brightness|intensity) [<at_area>]", "not so bright please",
         "(can you|could you) make it less bright", "dim the {area}", "the {light} is too bright",
         "drop the <lights> to <pct>", "turn down the brightness of the {light}", "a bit darker please",
-        "(set|put) the <lights> (to|on) low", "low <lights> [please]", "(half|lower) the brightness [<at_area>]",
+        "(set|put) the <lights> (to|on) low", "low <lights> [please]",
+        "(minimize|minimise|reduce|lower|decrease) the (light|lights|lighting) (power|output|level|intensity)", "(half|lower) the brightness [<at_area>]",
     ],
     "HassLightSet+up": [
         "brighten [<the>] <lights> [<at_area>]", "brighten (it|things) up [<here>]", "brighten the {area}",
@@ -120,6 +122,7 @@ TEMPLATES: dict[str, list[str]] = {
         "(bring|turn) the {light} up to <pct>", "i can barely see brighten the <lights>", "more brightness please",
         "(set|put) the <lights> (to|on) high", "brighter <lights> [please]",
         "(double|raise) the brightness [<at_area>]",
+        "(maximize|maximise|max out|increase) the (light|lights|lighting) (power|output|level|intensity)",
     ],
     "HassClimateSetTemperature": [
         "set the (heating|thermostat|temperature|temp|ac|air conditioning|heat) to <deg>",
@@ -304,4 +307,50 @@ TEMPLATES["HassVacuumStart"] += [
     "clean (the|my) floors", "(start|run) the (roomba|robot vacuum|robot) [now]", "i want to vacuum the <whole_home>",
     "the floors need (cleaning|a vacuum|hoovering)", "start the cleaning robot", "{vacuum} (start|go|clean)",
     "make the {vacuum} clean", "go clean the <whole_home>", "have the {vacuum} do the floors",
+    "(have|let|get) [the] (vacuum|robot|{vacuum}) (go|run|clean|work) [for (an hour|one hour|half an hour|a while|twenty minutes|thirty minutes)]", "[please] (clean|vacuum|hoover) my (carpet|carpets|rug|rugs|floor|floors)",
+    "do your (magic|thing) and clean [the <whole_home>]", "it's (so|really) dusty [in here] (start|run) the {vacuum}",
+]
+
+# Sensor questions, one family per HA binary_sensor device class and its states (battery low / charging,
+# connectivity, moisture, motion, occupancy, presence, smoke, gas, sound, vibration, heat, cold, problem,
+# safety, plug, update) and numeric sensors ("what is the value of ...").
+RULES.update({
+    "every": "(any|any of the|all|all the|all of the|some|some of the|the|my)",
+    "bs_kind": "(motion|occupancy|presence|smoke|gas|carbon monoxide|co|leak|water leak|moisture|flood|sound|"
+               "noise|vibration|door|window|contact|tamper|glass break|heat|freeze|rain) (sensors|detectors)",
+    "bs_on": "(on|triggered|tripped|active|detecting|going off|alarming|clear|off|detecting anything)",
+    "gadgets": "(devices|gadgets|phones|sensors|things|cameras|batteries|doors|windows|plugs)",
+    "g_state": "(charging|charged|connected|disconnected|online|offline|plugged in|unplugged|up to date|"
+               "updating|vibrating|moving|hot|cold|overheating|too hot|frozen|wet|dry|leaking|safe|unsafe|"
+               "home|away|gone|at home|unavailable|running|idle|working)",
+    "batt_state": "(low|running low|dead|flat|empty|charging|charged|fully charged|full|ok|okay|fine|critical)",
+    "detected": "(detected|sensed|picked up|present|going on|happening)",
+    "what_is": "(what is|what's|whats|tell me|show me|read|give me|what does)",
+})
+TEMPLATES["HassGetState"] += [
+    "is [<the>] {gadget} battery <batt_state>", "is [<the>] battery (of|on|in) [<the>] {gadget} <batt_state>",
+    "(are|is) <every> (batteries|battery) <batt_state>", "which (batteries|devices|sensors) are <batt_state>",
+    "how many (batteries|devices|sensors) are <batt_state> [<in_house>]", "do any (batteries|devices) need charging",
+    "is [<the>] {gadget} <g_state> [<at_area>]", "are <every> <gadgets> <g_state>", "which <gadgets> are <g_state>",
+    "what <gadgets> are <g_state>", "how many <gadgets> are <g_state> [<in_house>]", "is anything <g_state>",
+    "are <every> <bs_kind> <bs_on> [<at_area>]", "(which|what) <bs_kind> are <bs_on>",
+    "how many <bs_kind> are <bs_on> [<in_house>]", "is [<the>] {binary_sensor} <bs_on>",
+    "is [the] {binary_sensor} (wet|dry|clear|open|closed|triggered|detecting something)",
+    "is (motion|occupancy|movement|presence|smoke|gas|carbon monoxide|a leak|water|sound|vibration|noise|"
+    "a problem|someone|anyone) <detected> [(<at_area>|in the {area})]",
+    "is there (any|a) (motion|movement|smoke|gas|leak|water leak|flood|noise|vibration|problem|occupancy) "
+    "[(<detected>|<at_area>|in the {area})]",
+    "(is|are) there (any|some) (problems|issues|faults|errors|warnings) (with|on) [<the>] {gadget}",
+    "does [<the>] {gadget} have (a problem|any problems|an error|an update)", "is the {area} (occupied|empty)",
+    "is (anyone|somebody|someone) in the {area}", "is there anyone in the {area}", "is anybody home",
+    "(are there|is there) (any|new) [(firmware|software)] updates [available] [for [<the>] {gadget}]",
+    "(what|which) updates are (available|pending)", "how many updates are (available|pending|waiting)",
+    "is [<the>] {gadget} (up to date|on the latest (version|firmware))", "does [<the>] {gadget} need an update",
+    "<what_is> [<the>] value of [<the>] {sensor}", "what's the current value of [<the>] {sensor}",
+    "<what_is> [<the>] {sensor} [(reading|value|level|at)]", "what does the {sensor} (say|read|show)",
+    "<what_is> [<the>] {area} {sensor}", "how (high|low) is the {sensor}", "what level is the {sensor} at",
+    "is [<the>] {gadget} (at home|home|away|in the {area})", "where is [<the>] {gadget}", "where's {person}",
+    "where (is|are) {person} [(right now|now|at the moment)]", "is {person} (home|away|gone|out|here|back yet)",
+    "(are|is) (everyone|everybody|all of us|the family) (home|away|out)", "who is (home|away|in the {area})",
+    "(is|are) [<the>] {device} (unavailable|offline|not responding|working)", "is the {switch} (drawing power|using power)",
 ]

@@ -29,7 +29,9 @@ NAMES: dict[str, dict[str, tuple[str, ...]]] = {
             sunrise lamp, moon lamp, neon sign, bookshelf light, counter lights, kickboard lights, cove lights,
             pantry light, laundry light, mantel lights, tree lights, bed lights, makeup light, ring light,
             ceiling fan light, pool lights, fountain light, garden lamp, bollard lights, lamp post, hue lights,
-            hue lamp, philips hue, hue bulbs, smart lights, living colors lamp""")
+            hue lamp, philips hue, hue bulbs, smart lights, living colors lamp, outdoor lights, outdoor light,
+            outside lights, outside light, exterior lights, garden lights, front lights, back lights, yard lights,
+            driveway lights, landscape lights, outdoor string lights, porch lamp, garage light""")
         ,
         "switch": word_list("""
             coffee machine, coffee maker, espresso machine, kettle, electric kettle, toaster, rice cooker,
@@ -107,16 +109,38 @@ NAMES: dict[str, dict[str, tuple[str, ...]]] = {
             pool temperature, hot tub temperature, water heater temperature, washing machine status,
             dishwasher status, printer ink level, internet speed, electricity price, noise level, light level,
             illuminance, car battery, car range, ev charge, power usage, grid usage, gas usage, water usage,
-            indoor temperature, aquarium temperature, soil moisture, plant moisture, radon level""")
+            indoor temperature, aquarium temperature, soil moisture, plant moisture, radon level,
+            outside temperature, outdoor temperature, outside humidity, outdoor humidity, garden temperature,
+            garage temperature, attic temperature, basement humidity, wind speed sensor, rain gauge, uv index,
+            pm2.5 level, tvoc level, voltage, current draw, phone battery level, tablet battery, door battery,
+            boiler pressure, oil tank level, pressure""")
         ,
         "binary_sensor": word_list("""
             front door, back door, patio door, window, bedroom window, kitchen window, letterbox, mailbox,
             water leak sensor, smoke detector, fridge door, freezer door, skylight, motion sensor,
-            hallway motion, driveway motion, garage door sensor, gate sensor, balcony door, cat flap""")
+            hallway motion, driveway motion, garage door sensor, gate sensor, balcony door, cat flap,
+            leak sensor, kitchen leak sensor, washer leak sensor, flood sensor, occupancy sensor, presence sensor,
+            bathroom motion, doorbell motion, vibration sensor, glass break sensor, co detector,
+            carbon monoxide detector, gas detector, heat detector, freeze sensor, rain sensor, door contact,
+            window contact, bed sensor, chair sensor, tamper sensor, sump pump alarm""")
         ,
         "person": word_list("""
             john, sarah, mom, dad, emma, liam, olivia, noah, james, sophia, grandma, grandpa, mike, lisa, tom,
-            anna, david, kate, chris, jessica, ben, lucy, alex, maria, daniel, sam, jack, amy, paul, nina""")
+            anna, david, kate, chris, jessica, ben, lucy, alex, maria, daniel, sam, jack, amy, paul, nina,
+            robert, michael, william, elizabeth, jennifer, linda, patricia, thomas, charles, joe, matthew,
+            andrew, joshua, ryan, nathan, peter, george, henry, oliver, charlotte, mia, harper, ella, grace,
+            zoe, hannah, leo, lucas, ethan, mason, logan, isabella, ava, chloe, rachel, laura, susan, karen,
+            mark, steven, kevin, brian, jason, eric, adam, luke, sean, carlos, sofia, mohammed, ahmed, priya,
+            raj, wei, yuki, hans, pierre, the kids, my wife, my husband, my son, my daughter""")
+        ,
+        # Things with batteries, connections and updates that HA tracks as sensors ("is the phone charging").
+        "gadget": word_list("""
+            phone, my phone, iphone, android phone, tablet, ipad, laptop, macbook, watch, smartwatch, apple watch,
+            car, tesla, electric car, e-bike, scooter, doorbell, video doorbell, remote, tv remote, key fob,
+            pet feeder, cat feeder, robot mower, lawn mower, headphones, earbuds, kindle, e-reader, camera,
+            security camera, router, printer, thermostat, smoke alarm, door sensor, window sensor, motion sensor,
+            leak sensor, weather station, game controller, controller, toothbrush, drone, baby monitor, hub,
+            bridge, zigbee hub, nas, server""")
         ,
     },
     "zh-cn": {
@@ -172,15 +196,23 @@ NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "valve": word_list("水阀, 总水阀, 燃气阀, 浇水阀, 灌溉阀, 进水阀, 地暖阀门, 水龙头阀门"),
         "sensor": word_list("""
             室内温度, 湿度, 空气质量, 二氧化碳浓度, 用电量, 耗电量, 功率, 电池电量, 冰箱温度, 水温, 鱼缸水温,
-            光照度, 噪音, 甲醛浓度, 电费, 水箱水位, 土壤湿度, 太阳能发电量, 网速, 室内湿度""")
+            光照度, 噪音, 甲醛浓度, 电费, 水箱水位, 土壤湿度, 太阳能发电量, 网速, 室内湿度, 室外温度, 室外湿度,
+            外面温度, 花园温度, 车库温度, PM2.5, 紫外线指数, 风速, 雨量, 电压, 水压, 燃气用量""")
         ,
         "binary_sensor": word_list("""
             前门, 大门, 窗户, 门磁, 人体传感器, 水浸传感器, 烟雾报警器, 信箱, 冰箱门, 阳台门, 车库门,
-            天窗, 后门, 卫生间门""")
+            天窗, 后门, 卫生间门, 漏水传感器, 厨房漏水传感器, 燃气报警器, 一氧化碳报警器, 存在传感器,
+            人在传感器, 震动传感器, 玻璃破碎传感器, 门窗传感器, 床垫传感器, 温感报警器""")
         ,
         "person": word_list("""
             妈妈, 爸爸, 老婆, 老公, 儿子, 女儿, 小明, 小红, 爷爷, 奶奶, 张伟, 李娜, 王芳, 哥哥, 姐姐, 外婆,
-            小李, 老王, 阿姨, 宝宝""")
+            小李, 老王, 阿姨, 宝宝, 小张, 小王, 小刘, 老李, 老张, 刘洋, 王磊, 陈静, 李强, 赵敏, 孩子们,
+            弟弟, 妹妹, 外公, 叔叔, 舅舅""")
+        ,
+        "gadget": word_list("""
+            手机, 我的手机, 平板, 平板电脑, 笔记本, 笔记本电脑, 手表, 智能手表, 汽车, 电动车, 电瓶车, 门铃,
+            可视门铃, 遥控器, 喂食器, 猫粮机, 割草机, 耳机, 摄像头, 监控摄像头, 路由器, 打印机, 温控器,
+            烟雾报警器, 门磁, 人体传感器, 网关, 扫地机, 电动牙刷, 无人机, 婴儿监视器""")
         ,
     },
 }
@@ -192,7 +224,8 @@ AREAS: dict[str, tuple[str, ...]] = {
         bathroom, master bathroom, en suite, ensuite, downstairs bathroom, toilet, powder room, shower room,
         hallway, hall, corridor, landing, stairs, staircase, entryway, entrance, foyer, porch, front porch,
         back porch, patio, deck, balcony, terrace, garden, backyard, back garden, front garden, front yard, yard,
-        driveway, garage, shed, workshop, basement, cellar, attic, loft, office, home office, study, library,
+        driveway, garage, shed, workshop, outdoor, outdoors, outside, exterior, front of the house,
+        back of the house, lawn, courtyard, carport, side yard, basement, cellar, attic, loft, office, home office, study, library,
         gym, home gym, laundry room, laundry, utility room, pantry, closet, walk in closet, sunroom,
         conservatory, game room, games room, media room, cinema room, tv room, music room, bar, man cave,
         pool house, guest house, studio, emma's room, jack's room, sophie's room, baby's room, upstairs hallway,

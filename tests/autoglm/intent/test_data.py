@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autoglm.intent.augment import augment, kind_of
-from autoglm.intent.data import IN_SCOPE, generate, split, write_dataset
+from autoglm.intent.data import IN_SCOPE, LABEL_WEIGHT, generate, split, write_dataset
 from autoglm.intent.phrasings_sampler import Piece, parse, parse_rules, render, sample
 from shared.intent import INTENT_LABELS, OUT_OF_SCOPE, Example
 
@@ -38,7 +38,7 @@ def test_every_label_in_every_language(examples: list[Example]) -> None:
         for label in INTENT_LABELS:
             assert counts[(language, label)] > 0, (language, label)
         for label in IN_SCOPE:
-            assert counts[(language, label)] == PER_INTENT, (language, label)
+            assert counts[(language, label)] == round(PER_INTENT * LABEL_WEIGHT.get(label, 1.0)), (language, label)
     assert {e.intent for e in examples} == set(INTENT_LABELS)
 
 
