@@ -228,3 +228,10 @@ def demo(
 
 if __name__ == "__main__":
     app()
+
+
+# Sub-apps in their own modules; imported last because they use the helpers above.
+from autoglm import cli_cloud, cli_planner  # noqa: E402
+
+app.add_typer(cli_cloud.app, name="cloud")
+app.add_typer(cli_planner.app, name="planner")

@@ -104,3 +104,61 @@ class ConfigError(AutoGLMError):
     """Settings that cannot work (bad port, missing file)."""
 
     code = "config_error"
+
+
+class AuthError(AutoGLMError):
+    """No token, or a token that is unknown, expired or revoked (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(AutoGLMError):
+    """A valid token whose role or sites do not allow this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class ConflictError(AutoGLMError):
+    """An update made against a version that is no longer current (HTTP 409)."""
+
+    code = "version_conflict"
+
+
+class NotFoundError(AutoGLMError):
+    """An edge, device, plan or token that does not exist, or that the caller may not see (HTTP 404)."""
+
+    code = "not_found"
+
+
+class PlannerError(AutoGLMError):
+    """The planner could not produce a plan."""
+
+    code = "planner_error"
+
+
+class PlannerOverloadedError(PlannerError):
+    """The planner's queue is full; try again later (HTTP 429)."""
+
+    code = "planner_overloaded"
+
+
+class PlannerTimeoutError(PlannerError):
+    """A plan took longer than the request's deadline (HTTP 504)."""
+
+    code = "planner_timeout"
+
+
+class PlannerUnavailableError(PlannerError):
+    """No planner model loaded or the remote backend is unreachable (HTTP 503)."""
+
+    code = "planner_unavailable"
+
+
+class PlanValidationError(PlannerError):
+    """A plan that breaks its schema, names unknown devices or tools, has a cycle or is too big (HTTP 422)."""
+
+    code = "invalid_plan"
+
+    def __init__(self, message: str, *, step: str | None = None) -> None:
+        super().__init__(message)
+        self.step = step
