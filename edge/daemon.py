@@ -23,6 +23,7 @@ from edge.registry import Registry
 from edge.store import EdgeStore, StoredDevice
 from edge.template_stage import TemplateStage
 from edge.twins import Twins
+from edge.uplink import Uplink
 from shared.codec import decode, encode, parse_json, validate
 from shared.decision import Decision, Outcome, Utterance
 from shared.discovery import COMPONENTS, DiscoveryConfig, parse_discovery
@@ -53,6 +54,7 @@ class EdgeDaemon:
         self.executor = Executor(self.bus, self.twins, timeout_s=settings.confirm_timeout_s,
                                  slow_timeout_s=max(settings.confirm_timeout_s, 30.0))
         self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
+        self.uplink = Uplink(settings.edge_id, self.bus, self.registry, self.twins, self.store, self.executor)
         self.pipeline = Pipeline(settings.edge_id, self.registry, self.template, self.handlers, self.executor,
                                  self.model)
         self._utterance_topic = edge_topic(settings.edge_id, EdgeChannel.UTTERANCES)
@@ -82,6 +84,7 @@ class EdgeDaemon:
         for topic_filter in (*discovery_filters(self.settings.discovery_prefix), self._utterance_topic):
             await self.bus.subscribe(topic_filter)
         await self._sync_subscriptions()
+        await self.uplink.start()
         await self.bus.start(timeout=connect_timeout)
         await asyncio.to_thread(self.template.warm_up)
         await asyncio.to_thread(self.model.reload_if_changed)
@@ -95,6 +98,7 @@ class EdgeDaemon:
                 group.create_task(self._serve_http())
             group.create_task(self._route())
             group.create_task(self._watch_model())
+            group.create_task(self.uplink.run())
 
     async def stop(self) -> None:
         """Finish in-flight utterances, disconnect, close the store."""
@@ -102,6 +106,7 @@ class EdgeDaemon:
             await asyncio.wait(self._tasks, timeout=self.settings.confirm_timeout_s + 1)
         if self._http is not None:
             self._http.should_exit = True
+        await self.uplink.stop()
         await self.bus.stop()
         await self.store.close()
 
@@ -145,6 +150,7 @@ class EdgeDaemon:
 
     def _on_connection(self, connected: bool) -> None:
         self.metrics.mqtt_connected.set(1 if connected else 0)
+        self.uplink.connection_changed(connected)
         if not connected:
             self.metrics.mqtt_reconnects.inc()
 
@@ -172,6 +178,11 @@ class EdgeDaemon:
             utterance = self._parse_utterance(message.payload)
             self._spawn(self._handle_utterance(utterance, message))
             return
+        if topic == self.uplink.desired_topic:
+            self.metrics.messages.labels("twin").inc()
+            await self.uplink.handle(message.payload)
+            message.ack()
+            return
         if topic.startswith(self.settings.discovery_prefix + "/") and topic.endswith("/config"):
             self.metrics.messages.labels("discovery").inc()
             await self._handle_discovery(topic, message.payload)
@@ -179,8 +190,8 @@ class EdgeDaemon:
             self.metrics.messages.labels("state").inc()
             for entity, binding in bindings:
                 values = entity.parse(binding, message.payload)
-                if values:
-                    await self.twins.report(entity.device_id, values)
+                if values and (changed := await self.twins.report(entity.device_id, values)):
+                    await self.uplink.reported(entity.device_id, values, changed)
         elif entities := self.registry.availability_entities(topic):
             self.metrics.messages.labels("availability").inc()
             await self._handle_availability(topic, entities, message.payload)

@@ -118,6 +118,16 @@ class PermissionDeniedError(AutoGLMError):
     code = "forbidden"
 
 
+class ConfirmationRequiredError(PermissionDeniedError):
+    """A plan with sensitive steps (unlock, disarm, open the garage, bulk actions) run without confirmation."""
+
+    code = "confirmation_required"
+
+    def __init__(self, message: str, *, steps: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.steps = list(steps or [])
+
+
 class ConflictError(AutoGLMError):
     """An update made against a version that is no longer current (HTTP 409)."""
 

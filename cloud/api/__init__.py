@@ -1,0 +1,10 @@
+"""The cloud's HTTP API: one router per resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cloud.api import audit, commands, devices, edges, health, plans, tokens
+
+ROUTERS: tuple[APIRouter, ...] = (health.router, tokens.router, edges.router, devices.router, commands.router,
+                                  plans.router, audit.router)

@@ -1,0 +1,74 @@
+"""Generated (home, instruction, plan) triples in English and Chinese, with whole compositions held out for evaluation.
+
+Every example carries composition tags (`single:light`, `pair:cover+light`, `for:fan`, `act:<tool>:<lang>`, ...).
+Examples with a tag in `HELD_OUT` never appear in the train or in-distribution splits; the `heldout` split holds
+only them, so its accuracy measures whether the model composes parts it saw apart.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cloud.planner.tiny.homes import Home, random_home
+from cloud.planner.tiny.patterns import PATTERN_FOR_TAG, PATTERNS, actionable, plan_json
+
+#: Tags whose examples are kept out of training: action pairs, pattern x domain, and action x language.
+HELD_OUT: Final = frozenset({
+    "pair:cover+light", "pair:lock+media_player", "for:media_player", "delay:vacuum", "cond:humidity>fan",
+    "act:media_player.volume_set:zh",
+})
+SPLITS: Final = ("train", "test", "heldout")
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One training pair: the home, what was said, in which language, and the plan that answers it."""
+
+    home: Home
+    text: str
+    language: str
+    plan: dict[str, Any]
+    tags: tuple[str, ...]
+
+    def target(self) -> str:
+        """The plan as the model must write it: compact JSON, non-ASCII kept."""
+        return plan_json(self.plan)
+
+
+def held_out(tags: tuple[str, ...] | list[str]) -> bool:
+    """True when an example's tags put it in the held-out compositions."""
+    return any(t in HELD_OUT for t in tags)
+
+
+def generate(split: str, count: int, *, seed: int, min_devices: int = 3, max_devices: int = 16) -> Iterator[Example]:
+    """`count` examples of `split` ("train", "test" in-distribution, "heldout" compositions), deterministic in seed.
+
+    The held-out split cycles through `HELD_OUT`, so every held-out composition gets the same share.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    rng = random.Random(f"planner-tiny:{seed}:{split}")
+    names = list(PATTERNS)
+    weights = [w for _, w in PATTERNS.values()]
+    aims = sorted(HELD_OUT)
+    made = 0
+    while made < count:
+        aim = aims[made % len(aims)] if split == "heldout" else None
+        lang = rng.choice(("zh", "zh-cn")) if rng.random() < 0.5 else "en"
+        if aim and aim.endswith((":en", ":zh")):
+            lang = "en" if aim.endswith(":en") else rng.choice(("zh", "zh-cn"))
+        name = PATTERN_FOR_TAG[aim.split(":")[0]] if aim else rng.choices(names, weights)[0]
+        home = random_home(rng, min_devices=min_devices, max_devices=max_devices)
+        if not actionable(home):
+            continue
+        result = PATTERNS[name][0](rng, home, lang)
+        if result is None:
+            continue
+        text, plan, tags = result
+        if (aim not in tags) if aim else held_out(tags):
+            continue
+        made += 1
+        yield Example(home, text, lang, plan, tuple(tags))
