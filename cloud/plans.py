@@ -153,7 +153,7 @@ class PlanService:
         """A plan the principal may see."""
         return await self._visible_plan(plan_id, principal)
 
-    async def list(self, principal: Principal, *, edge_id: str | None = None, status: PlanStatus | None = None,
+    async def list_plans(self, principal: Principal, *, edge_id: str | None = None, status: PlanStatus | None = None,
                    limit: int = 100) -> list[PlanRecord]:
         """Recent plans the principal may see."""
         if principal.edge_id is not None:

@@ -88,16 +88,23 @@ def load_cloud_settings(path: Path | None = None, **overrides: Any) -> CloudSett
         file_values = dict(doc.get("cloud", {}))
         if isinstance(doc.get("planner"), dict):
             file_values["planner"] = _deep_merge(doc["planner"], file_values.get("planner", {}))
+    planner_override = overrides.pop("planner", {})
+    if isinstance(planner_override, PlannerSettings):
+        planner_override = planner_override.model_dump(exclude_unset=True)
     try:
-        planner_override = overrides.pop("planner", {})
-        if isinstance(planner_override, PlannerSettings):
-            planner_override = planner_override.model_dump(exclude_unset=True)
-        planner = _deep_merge(_deep_merge(file_values.pop("planner", {}),
-                                          PlannerSettings().model_dump(exclude_unset=True)), planner_override)
-        merged = _deep_merge(_deep_merge(file_values, _Env().cloud), overrides)
-        merged["planner"] = PlannerSettings(**planner)  # init values win over the environment, as merged above
-        return CloudSettings.model_validate(merged)
+        env_planner = PlannerSettings().model_dump(exclude_unset=True)
+        # Init values win over the environment inside PlannerSettings, so merge file < env < overrides here.
+        planner = PlannerSettings(**_deep_merge(_deep_merge(file_values.pop("planner", {}), env_planner),
+                                                planner_override))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting cloud.{where}: {first['msg']}") from None
+        raise ConfigError(_first_error("planner", exc)) from None
+    try:
+        merged = _deep_merge(_deep_merge(file_values, _Env().cloud), overrides)
+        return CloudSettings.model_validate({**merged, "planner": planner})
+    except ValidationError as exc:
+        raise ConfigError(_first_error("cloud", exc)) from None
+
+
+def _first_error(table: str, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"setting {table}.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"

@@ -1,134 +1,26 @@
-"""The cloud Store on SQLite (WAL, sqlite-utils); one worker thread owns the connection, off the event loop."""
+"""The cloud Store on SQLite (WAL, sqlite-utils); every call runs on the database's worker thread."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import sqlite3
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlite_utils import Database
+from typing import Any
 
 from cloud.fleet import Device
+from cloud.sqlite_db import SqliteDb
+from cloud.sqlite_db import in_clause as _in
+from cloud.sqlite_db import parse_ts as _ts
+from cloud.sqlite_db import where_clause as _where
 from cloud.store import AuditEntry, AuditQuery, EdgeRecord, MergeResult, PlanRecord, TokenRecord, TwinRecord
 from shared.envelope import utcnow
-from shared.errors import ConflictError, NotFoundError, StorageError
+from shared.errors import ConflictError, NotFoundError
 from shared.plan import Plan, PlanStatus
 from shared.twin import TwinDocument, TwinProperty, TwinValue, is_newer
 
-T = TypeVar("T")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS edges (edge_id TEXT PRIMARY KEY, site TEXT NOT NULL, name TEXT,
-    online INTEGER NOT NULL DEFAULT 0, last_seen TEXT, registered_ts TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, edge_id TEXT NOT NULL, site TEXT NOT NULL,
-    domain TEXT NOT NULL, name TEXT NOT NULL, area TEXT, device_class TEXT, state TEXT NOT NULL,
-    desired_version INTEGER NOT NULL DEFAULT 0, updated_ts TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS devices_edge ON devices (edge_id);
-CREATE TABLE IF NOT EXISTS twin (device_id TEXT NOT NULL, prop TEXT NOT NULL,
-    reported TEXT, reported_version INTEGER, reported_ts TEXT,
-    desired TEXT, desired_version INTEGER, desired_ts TEXT, PRIMARY KEY (device_id, prop));
-CREATE TABLE IF NOT EXISTS plans (plan_id TEXT PRIMARY KEY, edge_id TEXT NOT NULL, site TEXT NOT NULL,
-    text TEXT NOT NULL, language TEXT NOT NULL, plan TEXT NOT NULL, status TEXT NOT NULL, trace_id TEXT NOT NULL,
-    created_by TEXT NOT NULL, created_ts TEXT NOT NULL, updated_ts TEXT, sensitive_steps TEXT NOT NULL,
-    model TEXT, result TEXT, error TEXT);
-CREATE INDEX IF NOT EXISTS plans_created ON plans (created_ts);
-CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, target TEXT NOT NULL, trace_id TEXT NOT NULL, site TEXT, detail TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_trace ON audit (trace_id);
-CREATE TABLE IF NOT EXISTS tokens (token_id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, role TEXT NOT NULL,
-    sites TEXT, edge_id TEXT, name TEXT, created_ts TEXT NOT NULL, expires_ts TEXT, revoked_ts TEXT);
-"""
-
-
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _in(column: str, values: frozenset[str]) -> tuple[str, list[Any]]:
-    return f"{column} IN ({', '.join('?' for _ in values)})", sorted(values)
-
-
-def _where(clauses: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
-    if not clauses:
-        return "", []
-    return "WHERE " + " AND ".join(c for c, _ in clauses), [a for _, args in clauses for a in args]
-
-
-class SqliteStore:
-    """Edges, devices, twins, plans, audit log and tokens in one SQLite file (WAL, synchronous=FULL)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="cloud-db")
-        self._db: Database | None = None
-
-    async def open(self) -> None:
-        """Create or open the database; a file that is not our database is refused, never reset."""
-        await self._call(self._open)
-
-    def _open(self) -> None:
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # audit log and tokens must survive a power cut
-            conn.executescript(SCHEMA)
-            self._db = Database(conn)
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"cannot open cloud database {self._path}: {exc} "
-                               "(move the file away to start with an empty database)") from None
-
-    async def close(self) -> None:
-        """Close the connection and the worker thread."""
-        def _close() -> None:
-            if self._db is not None:
-                self._db.conn.close()
-                self._db = None
-        await self._call(_close)
-        self._executor.shutdown(wait=True)
-
-    async def ping(self) -> bool:
-        """True when the database answers."""
-        try:
-            return await self._call(lambda: self.db.execute("SELECT 1").fetchone() == (1,))
-        except (StorageError, RuntimeError):
-            return False
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cloud database error: {exc}") from None
-
-    @property
-    def db(self) -> Database:
-        """The sqlite-utils handle (worker thread only)."""
-        if self._db is None:
-            raise StorageError("cloud database is not open")
-        return self._db
-
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        # The connection is in autocommit mode, so a multi-statement write needs its own BEGIN.
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _rows(self, sql: str, args: list[Any]) -> list[dict[str, Any]]:
-        cursor = self.db.execute(sql, args)
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+class SqliteStore(SqliteDb):
+    """Edges, devices, twins, plans, audit log and tokens in one SQLite file; implements `cloud.store.Store`."""
 
     # edges
     async def upsert_edge(self, edge_id: str, *, site: str, name: str | None = None) -> EdgeRecord:
@@ -139,10 +31,10 @@ class SqliteStore:
                 "DO UPDATE SET site = excluded.site, name = COALESCE(excluded.name, edges.name)",
                 [edge_id, site, name, utcnow().isoformat()])
             return self._edge(edge_id)  # type: ignore[return-value]
-        return await self._call(_upsert)
+        return await self.call(_upsert)
 
     def _edge(self, edge_id: str) -> EdgeRecord | None:
-        rows = self._rows("SELECT * FROM edges WHERE edge_id = ?", [edge_id])
+        rows = self.rows("SELECT * FROM edges WHERE edge_id = ?", [edge_id])
         return self._edge_of(rows[0]) if rows else None
 
     @staticmethod
@@ -152,13 +44,13 @@ class SqliteStore:
 
     async def get_edge(self, edge_id: str) -> EdgeRecord | None:
         """One edge."""
-        return await self._call(self._edge, edge_id)
+        return await self.call(self._edge, edge_id)
 
     async def list_edges(self, *, sites: frozenset[str] | None = None) -> list[EdgeRecord]:
         """Edges of `sites` (None = all), by id."""
         where, args = _where([_in("site", sites)] if sites is not None else [])
-        return await self._call(lambda: [self._edge_of(r) for r in
-                                         self._rows(f"SELECT * FROM edges {where} ORDER BY edge_id", args)])
+        return await self.call(lambda: [self._edge_of(r) for r in
+                                         self.rows(f"SELECT * FROM edges {where} ORDER BY edge_id", args)])
 
     async def set_edge_status(self, edge_id: str, online: bool, ts: datetime) -> EdgeRecord:
         """Record an edge's status; a timestamp older than the last one is ignored."""
@@ -170,13 +62,13 @@ class SqliteStore:
                 self.db.execute("UPDATE edges SET online = ?, last_seen = ? WHERE edge_id = ?",
                                 [int(online), ts.isoformat(), edge_id])
             return self._edge(edge_id)  # type: ignore[return-value]
-        return await self._call(_set)
+        return await self.call(_set)
 
     # devices and twins
     async def upsert_device(self, device: Device) -> None:
         """Insert or update a device's description; its twin and desired version are kept."""
         d = device
-        await self._call(lambda: self.db.execute(
+        await self.call(lambda: self.db.execute(
             "INSERT INTO devices (device_id, edge_id, site, domain, name, area, device_class, state, updated_ts) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET edge_id = excluded.edge_id, "
             "site = excluded.site, domain = excluded.domain, name = excluded.name, area = excluded.area, "
@@ -187,14 +79,14 @@ class SqliteStore:
     async def remove_device(self, device_id: str) -> None:
         """Forget a device and its twin."""
         def _remove() -> None:
-            with self._tx():
+            with self.tx():
                 self.db.execute("DELETE FROM devices WHERE device_id = ?", [device_id])
                 self.db.execute("DELETE FROM twin WHERE device_id = ?", [device_id])
-        await self._call(_remove)
+        await self.call(_remove)
 
     def _devices(self, where: str, args: list[Any]) -> list[Device]:
         out = []
-        for r in self._rows(f"SELECT * FROM devices {where} ORDER BY device_id", args):
+        for r in self.rows(f"SELECT * FROM devices {where} ORDER BY device_id", args):
             reported = {row[0]: json.loads(row[1]) for row in self.db.execute(
                 "SELECT prop, reported FROM twin WHERE device_id = ? AND reported_version IS NOT NULL",
                 [r["device_id"]]).fetchall()}
@@ -204,7 +96,7 @@ class SqliteStore:
 
     async def get_device(self, device_id: str) -> Device | None:
         """One device; its `state` is its stored state overlaid with its reported twin values."""
-        found = await self._call(self._devices, "WHERE device_id = ?", [device_id])
+        found = await self.call(self._devices, "WHERE device_id = ?", [device_id])
         return found[0] if found else None
 
     async def list_devices(self, *, sites: frozenset[str] | None = None, edge_id: str | None = None,
@@ -213,7 +105,7 @@ class SqliteStore:
         clauses = [_in("site", sites)] if sites is not None else []
         clauses += [(f"{col} = ?", [val]) for col, val in (("edge_id", edge_id), ("area", area), ("domain", domain))
                     if val is not None]
-        return await self._call(self._devices, *_where(clauses))
+        return await self.call(self._devices, *_where(clauses))
 
     async def twin(self, device_id: str) -> TwinRecord | None:
         """The device's whole twin document and desired version."""
@@ -221,7 +113,7 @@ class SqliteStore:
             version = self.db.execute("SELECT desired_version FROM devices WHERE device_id = ?",
                                       [device_id]).fetchone()
             props: dict[str, TwinProperty] = {}
-            for r in self._rows("SELECT * FROM twin WHERE device_id = ? ORDER BY prop", [device_id]):
+            for r in self.rows("SELECT * FROM twin WHERE device_id = ? ORDER BY prop", [device_id]):
                 sides = {side: TwinValue(value=json.loads(r[side]), version=r[f"{side}_version"],
                                          ts=_ts(r[f"{side}_ts"]) or utcnow())
                          for side in ("desired", "reported") if r[f"{side}_version"] is not None}
@@ -229,13 +121,13 @@ class SqliteStore:
             if version is None and not props:
                 return None
             return TwinRecord(TwinDocument(device_id=device_id, properties=props), version[0] if version else 0)
-        return await self._call(_load)
+        return await self.call(_load)
 
     async def merge_reported(self, device_id: str, values: Mapping[str, TwinValue]) -> MergeResult:
         """Apply reported values whose version is newer than the stored one; the rest are stale."""
         def _merge() -> MergeResult:
             result = MergeResult()
-            with self._tx() as conn:
+            with self.tx() as conn:
                 for prop, incoming in values.items():
                     row = conn.execute("SELECT reported_version FROM twin WHERE device_id = ? AND prop = ?",
                                        (device_id, prop)).fetchone()
@@ -252,12 +144,12 @@ class SqliteStore:
                          incoming.ts.isoformat()))
                     result.applied.append(prop)
             return result
-        return await self._call(_merge)
+        return await self.call(_merge)
 
     async def set_desired(self, device_id: str, values: Mapping[str, Any], expected_version: int | None) -> int:
         """Set desired values as one new document version; ConflictError when `expected_version` is stale."""
         def _set() -> int:
-            with self._tx() as conn:
+            with self.tx() as conn:
                 row = conn.execute("SELECT desired_version FROM devices WHERE device_id = ?",
                                    (device_id,)).fetchone()
                 if row is None:
@@ -273,13 +165,13 @@ class SqliteStore:
                         "desired_version = excluded.desired_version, desired_ts = excluded.desired_ts",
                         (device_id, prop, json.dumps(value, sort_keys=True), version, now))
                 return int(version)
-        return await self._call(_set)
+        return await self.call(_set)
 
     # plans
     async def add_plan(self, plan: PlanRecord) -> None:
         """Store a new plan."""
         p = plan
-        await self._call(lambda: self.db.execute(
+        await self.call(lambda: self.db.execute(
             "INSERT INTO plans (plan_id, edge_id, site, text, language, plan, status, trace_id, created_by, "
             "created_ts, updated_ts, sensitive_steps, model, result, error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -297,12 +189,12 @@ class SqliteStore:
             result=None if r["result"] is None else json.loads(r["result"]), error=r["error"])
 
     def _plan(self, plan_id: str) -> PlanRecord | None:
-        rows = self._rows("SELECT * FROM plans WHERE plan_id = ?", [plan_id])
+        rows = self.rows("SELECT * FROM plans WHERE plan_id = ?", [plan_id])
         return self._plan_of(rows[0]) if rows else None
 
     async def get_plan(self, plan_id: str) -> PlanRecord | None:
         """One plan."""
-        return await self._call(self._plan, plan_id)
+        return await self.call(self._plan, plan_id)
 
     async def list_plans(self, *, sites: frozenset[str] | None = None, edge_id: str | None = None,
                          status: PlanStatus | None = None, limit: int = 100) -> list[PlanRecord]:
@@ -310,7 +202,7 @@ class SqliteStore:
         clauses = [_in("site", sites)] if sites is not None else []
         clauses += [(f"{c} = ?", [v]) for c, v in (("edge_id", edge_id), ("status", status)) if v is not None]
         where, args = _where(clauses)
-        return await self._call(lambda: [self._plan_of(r) for r in self._rows(
+        return await self.call(lambda: [self._plan_of(r) for r in self.rows(
             f"SELECT * FROM plans {where} ORDER BY created_ts DESC, plan_id LIMIT ?", [*args, limit])])
 
     async def update_plan(self, plan_id: str, *, status: PlanStatus, result: list[dict[str, Any]] | None = None,
@@ -325,7 +217,7 @@ class SqliteStore:
             if cursor.rowcount == 0:
                 raise NotFoundError(f"plan {plan_id!r} not found")
             return self._plan(plan_id)  # type: ignore[return-value]
-        return await self._call(_update)
+        return await self.call(_update)
 
     # audit
     async def record(self, *, actor: str, action: str, target: str, trace_id: str,
@@ -333,7 +225,7 @@ class SqliteStore:
         """Append one audit entry; `detail["site"]` scopes who may read it."""
         detail = detail or {}
         site = detail.get("site")
-        await self._call(lambda: self.db.execute(
+        await self.call(lambda: self.db.execute(
             "INSERT INTO audit (ts, actor, action, target, trace_id, site, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [utcnow().isoformat(), actor, action, target, trace_id, site if isinstance(site, str) else None,
              json.dumps(detail, default=str, ensure_ascii=False)]))
@@ -349,16 +241,16 @@ class SqliteStore:
         if q.sites is not None:
             clauses.append(_in("site", q.sites))
         where, args = _where(clauses)
-        return await self._call(lambda: [
+        return await self.call(lambda: [
             AuditEntry(r["id"], _ts(r["ts"]) or utcnow(), r["actor"], r["action"], r["target"], r["trace_id"],
                        r["site"], json.loads(r["detail"]))
-            for r in self._rows(f"SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?", [*args, q.limit])])
+            for r in self.rows(f"SELECT * FROM audit {where} ORDER BY id DESC LIMIT ?", [*args, q.limit])])
 
     # tokens
     async def add_token(self, token: TokenRecord) -> None:
         """Store a new token."""
         t = token
-        await self._call(lambda: self.db.execute(
+        await self.call(lambda: self.db.execute(
             "INSERT INTO tokens (token_id, secret_hash, role, sites, edge_id, name, created_ts, expires_ts, "
             "revoked_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [t.token_id, t.secret_hash, t.role, None if t.sites is None else json.dumps(sorted(t.sites)),
@@ -372,16 +264,16 @@ class SqliteStore:
                            r["name"], _ts(r["expires_ts"]), _ts(r["revoked_ts"]))
 
     def _token(self, token_id: str) -> TokenRecord | None:
-        rows = self._rows("SELECT * FROM tokens WHERE token_id = ?", [token_id])
+        rows = self.rows("SELECT * FROM tokens WHERE token_id = ?", [token_id])
         return self._token_of(rows[0]) if rows else None
 
     async def get_token(self, token_id: str) -> TokenRecord | None:
         """One token."""
-        return await self._call(self._token, token_id)
+        return await self.call(self._token, token_id)
 
     async def list_tokens(self) -> list[TokenRecord]:
         """Every token, newest first."""
-        return await self._call(lambda: [self._token_of(r) for r in self._rows(
+        return await self.call(lambda: [self._token_of(r) for r in self.rows(
             "SELECT * FROM tokens ORDER BY created_ts DESC, token_id", [])])
 
     async def revoke_token(self, token_id: str, ts: datetime) -> TokenRecord:
@@ -393,4 +285,4 @@ class SqliteStore:
             if token is None:
                 raise NotFoundError(f"token {token_id!r} not found")
             return token
-        return await self._call(_revoke)
+        return await self.call(_revoke)

@@ -70,9 +70,13 @@ class Uplink:
                 await self._guard(self._heartbeat())
 
     async def stop(self) -> None:
-        """Let in-flight desired changes finish."""
+        """Let in-flight desired changes finish, then say `offline` (a clean disconnect sends no last will)."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+        if self._bus.connected:
+            status = EdgeStatus(state="offline", edge_id=self._edge_id, ts=utcnow())
+            await self._guard(self._bus.publish(edge_topic(self._edge_id, EdgeChannel.STATUS), encode(status),
+                                                qos=1, retain=True))
 
     def connection_changed(self, connected: bool) -> None:
         """On every (re)connect: announce liveness, send the full reported document, ask for the desired one."""
@@ -165,10 +169,11 @@ class Uplink:
             return
         await self._store.apply_desired(device_id, accepted)  # committed before the message is acknowledged
         self.stats["desired"] += len(accepted)
-        self._spawn(self._execute(device_id, accepted, [], trace_id))
+        previous = {p: stored.get(p) for p in accepted}
+        self._spawn(self._execute(device_id, accepted, [], trace_id, previous))
 
     async def _execute(self, device_id: str, desired: dict[str, Any] | None, commands: list[Command],
-                       trace_id: str) -> None:
+                       trace_id: str, previous: dict[str, Any] | None = None) -> None:
         async with self._locks.setdefault(device_id, asyncio.Lock()):
             entity = self._registry.get(device_id)
             result = ApplyResult(device_id=device_id, outcome=Outcome.DONE, props=list(desired or {}))
@@ -185,6 +190,10 @@ class Uplink:
                         break
             except AutoGLMError as exc:
                 result.outcome, result.detail = _outcome(exc), str(exc)
+            if desired is not None and result.outcome != Outcome.DONE:  # not applied: the next re-sync tries again
+                for prop in desired:
+                    self._versions.pop((device_id, prop), None)
+                await self._store.apply_desired(device_id, previous or {})
             log.info("desired applied" if desired is not None else "command applied",
                      extra={"trace_id": trace_id, "device_id": device_id, "outcome": result.outcome})
             await self._result(result, trace_id)

@@ -67,7 +67,7 @@ async def list_plans(principal: Annotated[Principal, Depends(require(Permission.
                      edge_id: str | None = None, status: PlanStatus | None = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[PlanDetail]:
     """Recent plans the caller may see, newest first."""
-    return [PlanDetail.of(r) for r in await services.plans.list(principal, edge_id=edge_id, status=status,
+    return [PlanDetail.of(r) for r in await services.plans.list_plans(principal, edge_id=edge_id, status=status,
                                                                  limit=limit)]
 
 

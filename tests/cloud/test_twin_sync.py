@@ -206,7 +206,9 @@ async def test_a_real_last_will_marks_the_edge_offline(broker: BrokerInfo) -> No
         client.loop_start()
         client.publish(STATUS, encode({"state": "online", "edge_id": EDGE}), qos=1, retain=True).wait_for_publish(5)
         await eventually(lambda: store.status_log == [(EDGE, True)], what="online")
-        client.socket().shutdown(socket.SHUT_RDWR)  # a crash: no DISCONNECT, so the broker sends the will
+        sock = client.socket()
+        assert isinstance(sock, socket.socket)
+        sock.shutdown(socket.SHUT_RDWR)  # a crash: no DISCONNECT, so the broker sends the will
         await eventually(lambda: store.status_log[-1:] == [(EDGE, False)], what="last will")
         client.loop_stop()
 

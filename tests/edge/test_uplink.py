@@ -145,6 +145,8 @@ async def test_connect_announces_devices_heartbeat_and_asks_for_desired(rig: Edg
     await eventually(lambda: any(m.topic == edge_topic(EDGE, EdgeChannel.STATUS)
                                  and json.loads(m.payload)["heartbeat_s"] == 60 for m in rig.cloud.received),
                      what="heartbeat")
+    await rig.uplink.stop()  # a clean stop sends no last will, so the uplink says offline itself
+    await eventually(lambda: json.loads(rig.cloud.received[-1].payload).get("state") == "offline", what="offline")
 
 
 async def test_reported_changes_go_up_with_the_edges_versions(rig: EdgeRig) -> None:
@@ -206,3 +208,5 @@ async def test_bad_and_impossible_desired_changes(rig: EdgeRig) -> None:
     results = await rig.results(2)
     assert sorted(r.outcome for r in results) == ["unknown_device", "unsupported"]
     assert rig.commands == []
+    # not applied, so not remembered as applied: the cloud's next full document will try again
+    assert {r.prop: r.desired for r in await rig.store.twin("l1")} == {"state": None}

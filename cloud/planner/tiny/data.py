@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from cloud.planner.prompt import PLAN_SEPARATORS
+from cloud.planner.schema import plan_to_json
 from cloud.planner.tiny.homes import Home, random_home
-from cloud.planner.tiny.patterns import PATTERN_FOR_TAG, PATTERNS, actionable, plan_json
+from cloud.planner.tiny.patterns import PATTERN_FOR_TAG, PATTERNS, actionable
+from shared.plan import Plan
 
 #: Tags whose examples are kept out of training: action pairs, pattern x domain, and action x language.
 HELD_OUT: Final = frozenset({
@@ -34,8 +37,8 @@ class Example:
     tags: tuple[str, ...]
 
     def target(self) -> str:
-        """The plan as the model must write it: compact JSON, non-ASCII kept."""
-        return plan_json(self.plan)
+        """The plan as the model must write it: compact JSON in the schema's key order, non-ASCII kept."""
+        return plan_to_json(Plan.model_validate(self.plan), separators=PLAN_SEPARATORS)
 
 
 def held_out(tags: tuple[str, ...] | list[str]) -> bool:

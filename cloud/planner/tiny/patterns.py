@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,13 +14,6 @@ from shared.plan import Plan, Tool
 
 #: Domains a "turn everything off" request switches off.
 OFF_DOMAINS: Final = ("light", "switch", "fan", "media_player", "climate")
-#: Separators of the target JSON (compact); the runner's grammar must use the same.
-JSON_SEPARATORS: Final = (",", ":")
-
-
-def plan_json(plan: dict[str, Any]) -> str:
-    """Compact JSON of a plan (the exact training target format)."""
-    return json.dumps(plan, separators=JSON_SEPARATORS, ensure_ascii=False)
 
 
 class _Steps:

@@ -32,7 +32,8 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int) -> PreTrainedToken
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     core.train_from_iterator(texts, trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token=EOS, pad_token=PAD,
-                                        additional_special_tokens=[SYSTEM, USER, ASSISTANT], padding_side="left")
+                                        additional_special_tokens=[SYSTEM, USER, ASSISTANT], padding_side="left",
+                                        model_input_names=["input_ids", "attention_mask"])
     if tokenizer.pad_token_id != 0 or tokenizer.eos_token_id != 1:
         raise AssertionError("special tokens must come first in the vocabulary")
     return tokenizer

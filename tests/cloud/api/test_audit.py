@@ -28,5 +28,6 @@ async def test_plan_lifecycle_shares_one_trace(cloud: Cloud) -> None:
                                     headers={**op, "X-Trace-ID": "life"})).json()
     await cloud.client.post(f"/v1/plans/{plan['plan_id']}/run", headers=op)
     await cloud.app.state.services.plans.wait_idle()
-    entries = (await cloud.client.get("/v1/audit", params={"trace_id": "life"}, headers=await cloud.as_("admin"))).json()
+    admin = await cloud.as_("admin")
+    entries = (await cloud.client.get("/v1/audit", params={"trace_id": "life"}, headers=admin)).json()
     assert [e["action"] for e in entries] == ["plan.succeeded", "plan.run", "plan.create"]

@@ -12,7 +12,7 @@ import pytest
 from cloud.app import create_app
 from cloud.auth import issue_token
 from cloud.settings import load_cloud_settings
-from shared.errors import ModelError
+from shared.errors import ConfigError, ModelError
 from tests.cloud.conftest import Cloud, FakePlanner, cloud_settings
 
 
@@ -107,3 +107,13 @@ async def test_planner_factory_opens_for_the_lifetime_or_reports_unavailable(tmp
             response = await client.post("/v1/plan", json={"text": "x", "edge_id": "e1"},
                                          headers={"Authorization": f"Bearer {admin.secret}"})
             assert response.status_code == 503 and "no checkpoint" in response.json()["error"]["message"]
+
+
+def test_bad_settings_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPEN_AUTOGLM_PLANNER__DTYPE", "int4")
+    with pytest.raises(ConfigError, match=r"setting planner\.dtype"):
+        load_cloud_settings()
+    monkeypatch.delenv("OPEN_AUTOGLM_PLANNER__DTYPE")
+    monkeypatch.setenv("OPEN_AUTOGLM_CLOUD__PORT", "http")
+    with pytest.raises(ConfigError, match=r"setting cloud\.port"):
+        load_cloud_settings()
