@@ -70,14 +70,18 @@ def serve(
     from autoglm.cli import setup_logging
     from cloud.app import create_app
     from cloud.metrics import CloudMetrics
+    from cloud.mqtt_link import open_mqtt_link
     from cloud.planner.backend import open_planner
 
     setup_logging(log_level)
     settings = _settings(config, host=host, port=port, db_path=db)
     metrics = CloudMetrics()
     try:
-        application = create_app(settings, metrics=metrics,
-                                 planner_factory=lambda: open_planner(settings.planner, registry=metrics.registry))
+        application = create_app(
+            settings, metrics=metrics,
+            planner_factory=lambda: open_planner(settings.planner, registry=metrics.registry),
+            link_factory=(lambda store: open_mqtt_link(settings.mqtt, store, step_timeout_s=settings.command_timeout_s))
+            if settings.mqtt_enabled else None)
     except AutoGLMError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"cloud API on http://{settings.host}:{settings.port} (docs at /docs, database {settings.db_path})",

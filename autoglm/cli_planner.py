@@ -37,3 +37,41 @@ def quantize(
         raise typer.Exit(1) from exc
     typer.echo(f"wrote {out}: {report.weight_bytes:,} weight bytes ({report.ratio_to_bf16:.3f}x bf16)", err=True)
     typer.echo(json.dumps(report.as_dict()))
+
+
+@app.command("train-tiny")
+def train_tiny(
+    out: Annotated[Path, typer.Option("--out", help="directory to write the tiny planner to")] = Path(
+        "var/planner-tiny"),
+    profile: Annotated[str, typer.Option("--profile", help="full (the demo's planner) or ci (small, fast)")] = "full",
+    seed: Annotated[int, typer.Option("--seed", help="seed of data, tokenizer and weights")] = 0,
+    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: the profile's)")] = None,
+) -> None:
+    """Train the tiny GLM planner on generated en/zh requests; prints its accuracy figures as JSON on the last line."""
+    from dataclasses import replace
+
+    from cloud.planner.tiny.train import PROFILES  # torch loads only for this command
+
+    if profile not in PROFILES:
+        typer.secho(f"error: unknown profile {profile!r}: use {' or '.join(PROFILES)}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    if threads is not None and threads < 1:
+        typer.secho("error: --threads must be at least 1", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    chosen = PROFILES[profile] if threads is None else replace(PROFILES[profile], threads=threads)
+    typer.echo(f"training the tiny planner ({profile} profile, seed {seed}) into {out} ...", err=True)
+    from cloud.planner.tiny.train import train_tiny as run
+
+    try:
+        manifest = run(out, profile=chosen, seed=seed, progress=True)
+    except OSError as exc:
+        typer.secho(f"error: cannot write {out}: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+    accuracy = manifest["accuracy"]
+    typer.echo(f"wrote {out} in {manifest['total_seconds']:.0f}s", err=True)
+    typer.echo(json.dumps({
+        "out": str(out), "profile": profile, "seed": seed, "decoding": manifest["decoding"],
+        "exact_plan_test": accuracy["test"]["exact_plan"], "exact_plan_heldout": accuracy["heldout"]["exact_plan"],
+        "valid_json_test": accuracy["test"]["valid_json"], "valid_json_heldout": accuracy["heldout"]["valid_json"],
+        "train_seconds": manifest["train_seconds"], "total_seconds": manifest["total_seconds"],
+    }, ensure_ascii=False))

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 #: Opens the configured planner for the app's lifetime (`cloud.planner.backend.open_planner` bound to settings).
 PlannerFactory = Callable[[], contextlib.AbstractAsyncContextManager[Planner]]
 
+#: Opens the MQTT side (twin sync, edge commander, executor) for the app's lifetime (`cloud.mqtt_link`).
+LinkFactory = Callable[[Store], contextlib.AbstractAsyncContextManager[Any]]
+
 #: Trace ids a client may choose (others are replaced by a fresh one, never echoed).
 TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -47,13 +50,16 @@ async def _call_optional(obj: Any, name: str) -> None:
 def create_app(settings: CloudSettings, *, store: Store | None = None, planner: Planner | None = None,
                commander: EdgeCommandSender | None = None, executor_factory: ExecutorFactory | None = None,
                desired_publisher: DesiredPublisher | None = None, metrics: CloudMetrics | None = None,
-               validator: Validator | None = None, planner_factory: PlannerFactory | None = None) -> FastAPI:
+               validator: Validator | None = None, planner_factory: PlannerFactory | None = None,
+               link_factory: LinkFactory | None = None) -> FastAPI:
     """The cloud API. The app opens and closes `store`; `planner.start()` and `aclose()` (or `close()`) run if present.
 
     `planner_factory()` (used when `planner` is None) is entered as an async context for the app's lifetime,
     e.g. `lambda: open_planner(settings.planner, registry=metrics.registry)`; if it fails, the planner reads
-    "unavailable". Without a planner, `POST /v1/plan` answers 503; without an executor factory, runs answer
-    503; without a commander, commands answer 503. `validator` defaults to `cloud.planner.validate.validate_plan`.
+    "unavailable". `link_factory(store)` (e.g. `cloud.mqtt_link.open_mqtt_link` bound to settings) yields an object
+    with `commander`, `sync` (desired publisher) and `executor()`; when it fails the API runs without them.
+    Without a planner, `POST /v1/plan` answers 503; without an executor factory, runs answer 503; without a
+    commander, commands answer 503. `validator` defaults to `cloud.planner.validate.validate_plan`.
     """
     metrics = metrics or CloudMetrics()
     store = store if store is not None else SqliteStore(settings.db_path)
@@ -71,6 +77,16 @@ def create_app(settings: CloudSettings, *, store: Store | None = None, planner: 
             except AutoGLMError as exc:  # the fleet API still works; plans answer 503 with the reason
                 log.error("planner failed to open", extra={"error": str(exc)})
                 plans.planner = UnavailablePlanner(str(exc))
+        if link_factory is not None:
+            try:
+                link = await stack.enter_async_context(link_factory(store))
+            except AutoGLMError as exc:  # the fleet API still works; commands and runs answer 503
+                log.error("MQTT link failed to open; commands and plan runs are unavailable",
+                          extra={"error": str(exc)})
+            else:
+                services.commander = services.commander or link.commander
+                services.desired_publisher = services.desired_publisher or link.sync
+                plans.executor_factory = plans.executor_factory or link.executor
         if planner is not None:
             try:  # the planner honours lazy loading itself: start() then only starts its loop
                 await _call_optional(planner, "start")

@@ -104,7 +104,7 @@ class PlanService:
         self._store = store
         self._metrics = metrics
         self.planner = planner
-        self._executor_factory = executor_factory
+        self.executor_factory = executor_factory
         self._validator = validator
         self._runs: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
 
@@ -171,11 +171,11 @@ class PlanService:
             raise ConfirmationRequiredError(
                 f"plan {plan_id} has sensitive steps ({', '.join(record.sensitive_steps)}): run it with "
                 '{"confirm": true}', steps=record.sensitive_steps)
-        if self._executor_factory is None:
+        if self.executor_factory is None:
             raise PlannerUnavailableError("no plan executor is configured on this server")
         devices = {d.device_id: d for d in await self._store.list_devices(edge_id=record.edge_id)
                    if principal.sees_device(d)}
-        executor = self._executor_factory()
+        executor = self.executor_factory()
         record = await self._store.update_plan(plan_id, status=PlanStatus.RUNNING)
         await self._store.record(actor=principal.subject, action="plan.run", target=f"plan:{plan_id}",
                                  trace_id=record.trace_id, detail={"site": record.site, "confirmed": confirm,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud.bus import BusSettings
 from shared.errors import ConfigError
 
 #: The env var DESIGN.md §1 names: load the planner model on first use.
@@ -53,8 +54,8 @@ class CloudSettings(BaseModel):
     db_path: Path = Path("var/cloud.db")
     token_ttl_days: int = Field(default=90, ge=0, description="default token lifetime; 0 = never expires")
     edge_offline_after_s: float = Field(default=90.0, gt=0, description="no heartbeat for this long = offline")
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt: BusSettings = Field(default_factory=BusSettings, description="the broker the edges' uplinks reach")
+    mqtt_enabled: bool = Field(default=True, description="run the twin sync and edge commands over MQTT")
     command_timeout_s: float = Field(default=10.0, gt=0, description="how long a command to an edge may take")
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
 

@@ -12,7 +12,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +51,8 @@ class Profile:
     kv_heads: int = 2
     intermediate: int = 512
     warmup: int = 30
-    threads: int = 2
+    curriculum: float = 0.3  # share of steps on small homes first
+    threads: int = 1
 
 
 PROFILES: Final[dict[str, Profile]] = {
@@ -103,7 +104,17 @@ def batches(encoded: list[tuple[list[int], int]], batch_size: int, rng: random.R
     return out
 
 
-def fit(model: Glm4ForCausalLM, data: list[dict[str, torch.Tensor]], profile: Profile, *, progress: bool) -> float:
+def plan_loss(model: Glm4ForCausalLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Next-token cross-entropy on the plan tokens only; the LM head runs only where a label is (cheaper)."""
+    hidden = model.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    targets = batch["labels"][:, 1:]  # [batch, width-1]: token t+1 is predicted at position t
+    keep = targets != IGNORE
+    logits = model.lm_head(hidden[:, :-1][keep])  # [plan tokens, vocab]
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
+def fit(model: Glm4ForCausalLM, data: list[dict[str, torch.Tensor]], profile: Profile, *, progress: bool,
+        on_step: Callable[[int], None] | None = None) -> float:
     """AdamW with warmup and cosine decay over the batches, once each; the mean loss of the last tenth."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=profile.lr, weight_decay=0.01, betas=(0.9, 0.98))
 
@@ -118,14 +129,16 @@ def fit(model: Glm4ForCausalLM, data: list[dict[str, torch.Tensor]], profile: Pr
     losses: list[float] = []
     bar = tqdm(data, desc="training", unit="step", disable=not progress)
     for batch in bar:
-        loss = model(**batch).loss
+        loss = plan_loss(model, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         schedule.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if on_step is not None:
+            on_step(len(losses))
     model.eval()
     tail = losses[-max(1, len(losses) // 10):]
     return sum(tail) / len(tail)
@@ -147,16 +160,21 @@ def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool
     before = torch.get_num_threads()
     torch.set_num_threads(profile.threads)
     try:
-        train = list(generate("train", profile.steps * profile.batch_size, seed=seed))
+        # Curriculum: the first part comes from small homes (short prompts, easy lookups), then every size.
+        small = int(profile.steps * profile.curriculum) * profile.batch_size
+        train = list(generate("train", small, seed=seed, max_devices=6))
+        train += generate("train", profile.steps * profile.batch_size - small, seed=seed + 1_000_003)
         test = list(generate("test", profile.test_examples, seed=seed))
         heldout = list(generate("heldout", profile.heldout_examples, seed=seed))
-        texts = [prompt_for(e) + e.target() for e in train[:profile.tokenizer_examples]]
+        texts = [prompt_for(e) + e.target() for e in train[::max(1, len(train) // profile.tokenizer_examples)]]
         tokenizer = train_tokenizer(texts, vocab_size=profile.vocab_size)
         encoded = encode(train, tokenizer)
         longest = max(len(seq) for seq, _ in encoded)
         config = model_config(profile, tokenizer, max_positions=max(1024, 2 ** math.ceil(math.log2(longest * 2))))
         model = Glm4ForCausalLM(config)
-        data = batches(encoded, profile.batch_size, random.Random(seed), tokenizer.pad_token_id)
+        rng = random.Random(seed)
+        data = (batches(encoded[:small], profile.batch_size, rng, tokenizer.pad_token_id)
+                + batches(encoded[small:], profile.batch_size, rng, tokenizer.pad_token_id))
         final_loss = fit(model, data, profile, progress=progress)
         trained_s = time.monotonic() - started
         reports = {name: evaluate(model, tokenizer, split, progress=progress)

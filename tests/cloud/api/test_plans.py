@@ -152,7 +152,7 @@ class Notifier:
 async def test_real_executor_runs_steps_and_audits_them(cloud: Cloud) -> None:
     commander = Commander()
     services = cloud.app.state.services
-    services.plans._executor_factory = lambda: Executor(commander, services.store, Notifier())
+    services.plans.executor_factory = lambda: Executor(commander, services.store, Notifier())
     op = await cloud.as_("operator")
     body = (await propose(cloud, "lights off", op)).json()
     await cloud.client.post(f"/v1/plans/{body['plan_id']}/run", headers=op)

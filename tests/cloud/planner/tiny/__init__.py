@@ -1,0 +1,1 @@
+"""Tests of the tiny planner: data generator, tokenizer, training."""

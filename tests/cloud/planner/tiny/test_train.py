@@ -1,0 +1,192 @@
+"""Tokenizer, plan-only loss, batching, a whole (micro) training run, the saved directory and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import xgrammar as xgr
+from transformers import AutoModelForCausalLM, AutoTokenizer, Glm4ForCausalLM, PreTrainedTokenizerFast
+from typer.testing import CliRunner
+
+from autoglm.cli_planner import app
+from cloud.planner.prompt import PLAN_SEPARATORS
+from cloud.planner.schema import plan_schema
+from cloud.planner.tiny import train as tiny_train
+from cloud.planner.tiny.data import Example, generate
+from cloud.planner.tiny.evaluate import EvalReport, prompt_for
+from cloud.planner.tiny.tokenizer import train_tokenizer
+from cloud.planner.tiny.train import (
+    IGNORE,
+    MANIFEST,
+    PROFILES,
+    Profile,
+    batches,
+    encode,
+    fit,
+    model_config,
+    plan_loss,
+    sha256,
+    train_tiny,
+)
+
+MICRO = Profile(name="micro", steps=8, batch_size=4, lr=3e-3, test_examples=4, heldout_examples=6, vocab_size=700,
+                tokenizer_examples=200, layers=1, hidden=32, heads=2, kv_heads=1, intermediate=64, warmup=2)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Other jobs share the 2 cores; one thread avoids OpenMP spinning against them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[Example]:
+    return list(generate("train", 300, seed=5))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(examples: list[Example]) -> PreTrainedTokenizerFast:
+    return train_tokenizer([prompt_for(e) + e.target() for e in examples], vocab_size=1200)
+
+
+def test_tokenizer_special_ids_and_round_trip(tokenizer: PreTrainedTokenizerFast, examples: list[Example]) -> None:
+    assert (tokenizer.pad_token_id, tokenizer.eos_token_id) == (0, 1)
+    assert tokenizer.padding_side == "left"
+    for text in [prompt_for(e) + e.target() for e in examples[:50]] + ["打开从没见过的龘设备 ünïcode"]:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert tokenizer.decode(ids) == text
+
+
+def test_device_ids_tokenize_alike_in_listing_and_plan(tokenizer: PreTrainedTokenizerFast,
+                                                       examples: list[Example]) -> None:
+    for example in examples[:40]:
+        prompt = tokenizer(prompt_for(example), add_special_tokens=False)["input_ids"]
+        target = tokenizer(example.target(), add_special_tokens=False)["input_ids"]
+        for step in example.plan["steps"]:
+            device_id = step["args"].get("device_id")
+            if device_id is None:
+                continue
+            pieces = tokenizer(device_id, add_special_tokens=False)["input_ids"]
+            assert _contains(prompt, pieces) and _contains(target, pieces), device_id
+
+
+def _contains(seq: list[int], part: list[int]) -> bool:
+    return any(seq[i:i + len(part)] == part for i in range(len(seq) - len(part) + 1))
+
+
+def test_catalogue_lines_are_few_tokens(tokenizer: PreTrainedTokenizerFast, examples: list[Example]) -> None:
+    prompt = prompt_for(examples[0])
+    tools = prompt[prompt.index("tools:"):prompt.index("<|user|>")]
+    assert len(tokenizer(tools, add_special_tokens=False)["input_ids"]) <= 3 * tools.count("\n- ") + 4
+
+
+def test_targets_are_accepted_by_the_request_grammar(tokenizer: PreTrainedTokenizerFast,
+                                                     examples: list[Example]) -> None:
+    compiler = xgr.GrammarCompiler(xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=len(tokenizer)))
+    for example in examples[:25]:
+        schema = json.dumps(plan_schema(example.home.fleet()))
+        grammar = compiler.compile_json_schema(schema, any_whitespace=False, separators=PLAN_SEPARATORS)
+        matcher = xgr.GrammarMatcher(grammar)
+        assert matcher.accept_string(example.target()), example.target()
+        bad = xgr.GrammarMatcher(grammar)
+        assert not bad.accept_string(example.target().replace('"steps"', '"stpes"'))
+
+
+def test_batches_pad_right_and_label_only_the_plan(tokenizer: PreTrainedTokenizerFast,
+                                                   examples: list[Example]) -> None:
+    encoded = encode(examples[:10], tokenizer)
+    data = batches(encoded, 4, random.Random(0), tokenizer.pad_token_id)
+    assert sum(len(b["input_ids"]) for b in data) == 10
+    for batch in data:
+        for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"], strict=True):
+            seq = ids[mask.bool()].tolist()
+            match = next((s, p) for s, p in encoded if s == seq)
+            labelled = labels[labels != IGNORE].tolist()
+            assert labelled == match[0][match[1]:] and labelled[-1] == tokenizer.eos_token_id
+            assert (ids[~mask.bool()] == tokenizer.pad_token_id).all()
+
+
+def test_plan_loss_equals_the_full_lm_loss(tokenizer: PreTrainedTokenizerFast, examples: list[Example]) -> None:
+    torch.manual_seed(0)
+    model = Glm4ForCausalLM(model_config(MICRO, tokenizer, max_positions=1024))
+    batch = batches(encode(examples[:4], tokenizer), 4, random.Random(0), tokenizer.pad_token_id)[0]
+    ours = plan_loss(model, batch)
+    reference = model(**batch).loss
+    assert torch.allclose(ours, reference, atol=1e-5)
+
+
+def test_fit_lowers_the_loss(tokenizer: PreTrainedTokenizerFast, examples: list[Example]) -> None:
+    torch.manual_seed(0)
+    profile = replace(MICRO, steps=30, lr=5e-3, hidden=64, intermediate=128)
+    model = Glm4ForCausalLM(model_config(profile, tokenizer, max_positions=1024))
+    data = batches(encode(examples[:8], tokenizer), 8, random.Random(0), tokenizer.pad_token_id) * 30
+    first = plan_loss(model, data[0]).item()
+    last = fit(model, data, profile, progress=False)
+    assert first > math.log(len(tokenizer)) * 0.8
+    assert last < first * 0.6
+
+
+def test_report_scores_exact_and_wrong_outputs(examples: list[Example]) -> None:
+    report = EvalReport()
+    report.add(examples[0], examples[0].target())
+    wrong = json.loads(examples[1].target())
+    wrong["steps"][0]["args"]["device_id"] = "no_such_device"
+    report.add(examples[1], json.dumps(wrong))
+    report.add(examples[2], "{not json")
+    summary = report.summary()
+    assert summary["count"] == 3
+    assert summary["exact_plan"] == round(1 / 3, 4)
+    assert summary["valid_json"] == round(2 / 3, 4)
+    assert summary["known_devices"] == round(1 / 3, 4)
+
+
+def test_micro_training_run_saves_a_loadable_checkpoint(tmp_path: Path) -> None:
+    manifest = train_tiny(tmp_path / "tiny", profile=MICRO, seed=1, progress=False)
+    out = tmp_path / "tiny"
+    on_disk = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    assert on_disk["files"] == manifest["files"]
+    for name, digest in manifest["files"].items():
+        assert sha256(out / name) == digest
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(manifest["files"])
+    assert manifest["architecture"] == "Glm4ForCausalLM" and manifest["data"]["seed"] == 1
+    for split, size in (("test", MICRO.test_examples), ("heldout", MICRO.heldout_examples)):
+        figures = manifest["accuracy"][split]
+        assert figures["count"] == size and 0.0 <= figures["exact_plan"] <= 1.0
+    model = AutoModelForCausalLM.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert type(model).__name__ == "Glm4ForCausalLM"
+    assert 0 <= model.config.pad_token_id < model.config.vocab_size
+    assert tokenizer.eos_token_id == model.generation_config.eos_token_id
+
+
+def test_cli_trains_and_prints_json_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(tiny_train.PROFILES, "ci", MICRO)
+    result = CliRunner().invoke(app, ["train-tiny", "--profile", "ci", "--out", str(tmp_path / "m"), "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["profile"] == "ci" and figures["seed"] == 2
+    assert 0.0 <= figures["exact_plan_test"] <= 1.0 and 0.0 <= figures["exact_plan_heldout"] <= 1.0
+    assert (tmp_path / "m" / MANIFEST).is_file()
+
+
+def test_cli_refuses_an_unknown_profile(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train-tiny", "--profile", "huge", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "unknown profile" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_profiles_are_glm4_shaped() -> None:
+    assert {"ci", "full"} <= set(PROFILES)
+    for profile in PROFILES.values():
+        assert profile.hidden % profile.heads == 0 and profile.heads % profile.kv_heads == 0
