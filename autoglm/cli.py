@@ -146,10 +146,14 @@ def intent_train(
                                                    "when omitted.")] = None,
     profile: Annotated[str, typer.Option(help="full (the shipped model) or ci (a small, fast build).")] = "full",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="torch threads (default: the profile's, 2); 1 on a busy "
+                                                     "machine, where two threads fight other jobs.")] = None,
 ) -> None:
     """Teacher -> student distillation -> calibration -> ONNX -> INT8, with a manifest."""
+    from dataclasses import replace
+
     from autoglm.intent.data import write_dataset
-    from autoglm.intent.train import build
+    from autoglm.intent.train import PROFILES, build
 
     if profile not in ("full", "ci"):
         fail(f"unknown profile {profile!r}: use full or ci")
@@ -157,7 +161,10 @@ def intent_train(
         data = out.parent / f"{out.name}-data"
         write_dataset(data, seed=seed, per_intent=1500 if profile == "full" else 200,
                       progress=lambda msg: typer.echo(msg, err=True))
-    manifest = build(data, out, profile=profile, seed=seed)
+    if threads is not None and threads < 1:
+        fail("--threads must be 1 or more")
+    chosen = PROFILES[profile] if threads is None else replace(PROFILES[profile], threads=threads)
+    manifest = build(data, out, profile=chosen, seed=seed)
     typer.echo(manifest.model_dump_json(indent=2, include={"version", "metrics", "thresholds", "temperature"}))
 
 

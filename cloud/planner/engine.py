@@ -143,7 +143,7 @@ class PlannerEngine:
             self._metrics.rejections.labels("unavailable").inc()
             raise PlannerUnavailableError("planner model is wedged: earlier batches still hang; try again later")
         timeout = self._timeout_s if timeout_s is None else timeout_s
-        schema_text = None if schema is None else json.dumps(schema, sort_keys=True, ensure_ascii=False)
+        schema_text = None if schema is None else json.dumps(schema, ensure_ascii=False)  # keeps key order
         request = GenerationRequest(prompt, schema_text, max_new_tokens or self._max_new_tokens)
         job = _Job(request, asyncio.get_running_loop().create_future())
         now = self._clock()

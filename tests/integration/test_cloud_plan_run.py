@@ -52,11 +52,6 @@ class Cloud:
     store: SqliteStore
     headers: dict[str, str]
 
-    async def get(self, url: str) -> Any:
-        response = await self.client.get(url, headers=self.headers)
-        assert response.status_code == 200, response.text
-        return response.json()
-
 
 @pytest.fixture
 async def cloud(running: Running, tmp_path: Path) -> AsyncIterator[Cloud]:
@@ -82,8 +77,9 @@ async def cloud(running: Running, tmp_path: Path) -> AsyncIterator[Cloud]:
 async def wait_json(cloud: Cloud, url: str, ok: Any, what: str, timeout: float = 15.0) -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        body = await cloud.get(url)
-        if ok(body):
+        response = await cloud.client.get(url, headers=cloud.headers)
+        body = response.json()
+        if response.status_code == 200 and ok(body):
             return body
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"timed out waiting for {what}: last {body}")

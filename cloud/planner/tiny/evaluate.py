@@ -1,4 +1,8 @@
-"""Exact-plan accuracy of a planner model on generated examples, with greedy (unconstrained) decoding."""
+"""Exact-plan accuracy of a planner model on generated examples: greedy decoding, free or under the plan grammar.
+
+Free decoding measures what the weights alone know. Grammar-constrained decoding goes through the cloud's own
+runner (`cloud.planner.runner.ModelRunner`, xgrammar masks from the request's plan schema), as the planner serves.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ from typing import Any
 
 import torch
 from pydantic import ValidationError
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from cloud.planner.batch import GenerationRequest
 from cloud.planner.catalogue import describe
 from cloud.planner.prompt import render_prompt
+from cloud.planner.runner import ModelRunner
+from cloud.planner.schema import plan_schema
 from cloud.planner.tiny.data import HELD_OUT, Example
 from shared.plan import Plan
 
@@ -83,24 +90,32 @@ def generate_plans(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, p
                    max_new_tokens: int) -> list[str]:
     """Greedy completions of a batch of prompts (left-padded), cut at EOS."""
     enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    out = model.generate(  # type: ignore[operator]
+        **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id)
     new = out[:, enc["input_ids"].shape[1]:]  # [batch, generated]
     return [str(s).strip() for s in tokenizer.batch_decode(new, skip_special_tokens=True)]
 
 
 def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], *,
-             batch_size: int = 32, progress: bool = False) -> EvalReport:
-    """Exact-plan accuracy of greedy decoding over `examples` (batched by prompt length)."""
+             batch_size: int = 32, grammar: bool = False, progress: bool = False) -> EvalReport:
+    """Exact-plan accuracy of greedy decoding over `examples` (batched by prompt length), optionally under grammar."""
     report = EvalReport()
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
+    runner = ModelRunner(model, tokenizer, name="tiny-eval") if grammar else None
     prompts = [prompt_for(e) for e in examples]
     order = sorted(range(len(examples)), key=lambda i: len(prompts[i]))
-    for start in tqdm(range(0, len(order), batch_size), desc="evaluating", unit="batch", disable=not progress):
+    label = "evaluating (grammar)" if grammar else "evaluating"
+    for start in tqdm(range(0, len(order), batch_size), desc=label, unit="batch", disable=not progress):
         idx = order[start:start + batch_size]
         longest = max(len(tokenizer(examples[i].target(), add_special_tokens=False)["input_ids"]) for i in idx)
-        # One plan can never be right once longer than the longest expected one: stop there.
-        outputs = generate_plans(model, tokenizer, [prompts[i] for i in idx], max_new_tokens=longest + 4)
+        # A plan can never be right once longer than the longest expected one: stop there.
+        if runner is None:
+            outputs = generate_plans(model, tokenizer, [prompts[i] for i in idx], max_new_tokens=longest + 4)
+        else:
+            requests = [GenerationRequest(prompts[i], json.dumps(plan_schema(examples[i].home.fleet())), longest + 4)
+                        for i in idx]
+            outputs = [out.text.strip() for out in runner.generate(requests)]
         for i, output in zip(idx, outputs, strict=True):
             report.add(examples[i], output)
     return report

@@ -124,17 +124,24 @@ def _area(rng: random.Random, home: Home, lang: str) -> Made:
     return _polite(rng, rng.choice(templates).format(x=x), lang), b.plan(), ["area:all" if everything else "area:light"]
 
 
-_QUERY_EN = {"temperature": ("what is the temperature in the {a}", "how warm is it in the {a}"),
-             "humidity": ("what is the humidity in the {a}", "how humid is the {a}"),
-             "motion": ("is there anyone in the {a}", "is there motion in the {a}"),
-             "window": ("is the {a} window open",)}
-_QUERY_ZH = {"temperature": ("{a}的温度是多少", "{a}现在几度", "{a}多少度"),
-             "humidity": ("{a}的湿度是多少", "{a}湿度多少"),
-             "motion": ("{a}有人吗", "{a}有没有人"), "window": ("{a}的窗户开着吗",)}
-_STATE_EN = {"lock": ("is the {x} locked",), "cover": ("is the {x} open",), "vacuum": ("is the {x} cleaning",),
-             "alarm_control_panel": ("is the {x} armed",)}
-_STATE_ZH = {"lock": ("{x}锁了吗",), "cover": ("{x}开着吗",), "vacuum": ("{x}在打扫吗",),
-             "alarm_control_panel": ("{x}布防了吗",)}
+_QUERY_EN: dict[str, tuple[str, ...]] = {
+    "temperature": ("what is the temperature in the {a}", "how warm is it in the {a}"),
+    "humidity": ("what is the humidity in the {a}", "how humid is the {a}"),
+    "motion": ("is there anyone in the {a}", "is there motion in the {a}"),
+    "window": ("is the {a} window open",),
+}
+_QUERY_ZH: dict[str, tuple[str, ...]] = {
+    "temperature": ("{a}的温度是多少", "{a}现在几度", "{a}多少度"), "humidity": ("{a}的湿度是多少", "{a}湿度多少"),
+    "motion": ("{a}有人吗", "{a}有没有人"), "window": ("{a}的窗户开着吗",),
+}
+_STATE_EN: dict[str, tuple[str, ...]] = {
+    "lock": ("is the {x} locked",), "cover": ("is the {x} open",), "vacuum": ("is the {x} cleaning",),
+    "alarm_control_panel": ("is the {x} armed",),
+}
+_STATE_ZH: dict[str, tuple[str, ...]] = {
+    "lock": ("{x}锁了吗",), "cover": ("{x}开着吗",), "vacuum": ("{x}在打扫吗",),
+    "alarm_control_panel": ("{x}布防了吗",),
+}
 
 
 def _query(rng: random.Random, home: Home, lang: str) -> Made:
@@ -145,9 +152,10 @@ def _query(rng: random.Random, home: Home, lang: str) -> Made:
         text = rng.choice(table[cls]).format(a=hd.area.zh if _zh(lang) else hd.area.en.lower())
         tag = f"query:{cls}"
     else:
-        table = _STATE_ZH if _zh(lang) else _STATE_EN
-        default = ("{x}开着吗", "{x}现在是什么状态") if _zh(lang) else ("is the {x} on", "what is the state of the {x}")
-        text = rng.choice(table.get(hd.device.domain, default)).format(x=_spoken(hd, lang))
+        states = _STATE_ZH if _zh(lang) else _STATE_EN
+        default: tuple[str, ...] = ("{x}开着吗", "{x}现在是什么状态") if _zh(lang) else (
+            "is the {x} on", "what is the state of the {x}")
+        text = rng.choice(states.get(hd.device.domain, default)).format(x=_spoken(hd, lang))
         tag = f"query:{hd.device.domain}"
     b = _Steps()
     b.add(Tool.GET_STATE.value, {"device_id": hd.device.device_id})

@@ -1,9 +1,10 @@
-"""The tiny planner's own byte-level BPE tokenizer: whole words and ids stay whole, tool lines become single tokens.
+"""The tiny planner's own byte-level BPE tokenizer: words stay words, tool lines become single tokens.
 
-Pre-tokenization keeps a device id (`autoglm_sim_kitchen_light`) one piece wherever it appears, so the id in the
-device listing and the id in the plan JSON are the same tokens (the model copies them). A whole tool line of the
-prompt's catalogue is one piece too: it repeats in every prompt, so BPE merges it into one or a few tokens and the
-prompt stays short. Digits are single pieces, so numbers are copied digit by digit.
+Pre-tokenization splits a device id (`autoglm_sim_kitchen_light`) at its underscores into the same words the request
+and the device names use ("kitchen", "light"), so the model can write an id from words it understood or copied,
+and the id in the listing and in the plan JSON are the same tokens. Tool names (`light.turn_on`) stay one piece.
+A whole tool line of the prompt's catalogue is one piece too: it repeats in every prompt, so BPE merges it into one
+or a few tokens and the prompt stays short. Digits are single pieces, so numbers are copied digit by digit.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from transformers import PreTrainedTokenizerFast
 
 from cloud.planner.prompt import ASSISTANT, EOS, PAD, SPECIAL_TOKENS, SYSTEM, USER
 
-#: A catalogue line ("\n- light.turn_on(device_id, ...) -> value"), a word or id, a run of Han characters, one digit,
-#: a newline, or a run of anything else (punctuation, spaces).
-PIECES = r"\n- [a-z_]+(?:\.[a-z_]+)?\([^\n]*|[A-Za-z_.]+|\p{Han}+|\d|\n|[^A-Za-z_.\d\p{Han}\n]+"
+#: A catalogue line ("\n- light.turn_on(device_id, ...) -> value"), a tool name, a word, a run of Han characters,
+#: one digit, a newline, or a run of anything else (punctuation, spaces, underscores).
+PIECES = (r"\n- [a-z_]+(?:\.[a-z_]+)?\([^\n]*|[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*|[A-Za-z]+|\p{Han}+|\d|\n"
+          r"|[^A-Za-z\d\p{Han}\n]+")
 
 
 def train_tokenizer(texts: Iterable[str], *, vocab_size: int) -> PreTrainedTokenizerFast:
@@ -31,9 +33,9 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int) -> PreTrainedToken
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     core.train_from_iterator(texts, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token=EOS, pad_token=PAD,
-                                        additional_special_tokens=[SYSTEM, USER, ASSISTANT], padding_side="left",
-                                        model_input_names=["input_ids", "attention_mask"])
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=core, eos_token=EOS, pad_token=PAD, additional_special_tokens=[SYSTEM, USER, ASSISTANT],
+        padding_side="left", model_input_names=["input_ids", "attention_mask"])
     if tokenizer.pad_token_id != 0 or tokenizer.eos_token_id != 1:
         raise AssertionError("special tokens must come first in the vocabulary")
     return tokenizer

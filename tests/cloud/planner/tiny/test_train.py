@@ -159,7 +159,9 @@ def test_micro_training_run_saves_a_loadable_checkpoint(tmp_path: Path) -> None:
         assert sha256(out / name) == digest
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(manifest["files"])
     assert manifest["architecture"] == "Glm4ForCausalLM" and manifest["data"]["seed"] == 1
-    for split, size in (("test", MICRO.test_examples), ("heldout", MICRO.heldout_examples)):
+    assert set(manifest["accuracy"]) == {"test", "heldout", "test_grammar", "heldout_grammar"}
+    for split, size in (("test", MICRO.test_examples), ("heldout", MICRO.heldout_examples),
+                        ("test_grammar", MICRO.test_examples), ("heldout_grammar", MICRO.heldout_examples)):
         figures = manifest["accuracy"][split]
         assert figures["count"] == size and 0.0 <= figures["exact_plan"] <= 1.0
     model = AutoModelForCausalLM.from_pretrained(out)
@@ -175,7 +177,8 @@ def test_cli_trains_and_prints_json_last(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["profile"] == "ci" and figures["seed"] == 2
-    assert 0.0 <= figures["exact_plan_test"] <= 1.0 and 0.0 <= figures["exact_plan_heldout"] <= 1.0
+    for split in ("test", "heldout", "test_grammar", "heldout_grammar"):
+        assert 0.0 <= figures[f"exact_plan_{split}"] <= 1.0
     assert (tmp_path / "m" / MANIFEST).is_file()
 
 

@@ -1,0 +1,187 @@
+"""The per-request plan grammar (xgrammar EBNF): only plans that `validate_plan` accepts for an acting caller.
+
+A JSON schema (`schema.plan_schema`) cannot say that step ids are unique, that `after` names earlier steps once
+each, or that a "$s1.value" argument has s1 in its `after`; a random model under that schema writes plans that
+parse but do not validate. This grammar is a subset of the schema's language that also fixes those rules:
+
+- step k has id "sk"; `after` is an increasing list of earlier ids (so the graph is acyclic, without duplicates);
+- a reference is "$s<k-1>.value" only, only in step k, only when step k-1 gives a value (a device action,
+  get_state or condition), and then `after` lists s<k-1>;
+- free strings hold no "$", quotes, backslashes or control characters, numbers are plain decimals of bounded
+  length, so every output is finite (at most `max_steps` steps) and no string hides a reference.
+Keys follow the schema's order, with `PLAN_SEPARATORS`, as `schema.plan_to_json` writes plans.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+from cloud.fleet import Device
+from cloud.planner.catalogue import ToolSpec, output_fields, tools_for
+from shared.plan import MAX_STEPS, REFERENCE
+
+#: Steps a locally decoded plan may have: enough for every request the planner is trained on, short enough that a
+#: random model's worst case stays cheap. Validation still allows MAX_STEPS for plans from elsewhere.
+DEFAULT_MAX_STEPS: Final = 8
+#: Characters of a free string: no quote, backslash, "$" (references), control characters or lone surrogates.
+_FREE_CHAR: Final = r'[^"\\$\x00-\x1f\uD800-\uDFFF]'
+#: An unbounded JSON number in the schema becomes a plain decimal with at most 6 + 3 digits.
+_PLAIN_NUMBER: Final = r'"-"? ("0" | [1-9] [0-9]{0,5}) ("." [0-9]{1,3})?'
+
+
+def literal(text: str) -> str:
+    """`text` as an EBNF string literal."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def json_literal(value: Any) -> str:
+    """The JSON encoding of `value` as an EBNF string literal."""
+    return literal(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def _digits(low: str, high: str) -> list[str]:
+    """EBNF sequences matching the decimal strings from `low` to `high` (same length, low <= high)."""
+    if len(low) == 1:
+        return [literal(low) if low == high else f"[{low}-{high}]"]
+    if low[0] == high[0]:
+        return [f"{literal(low[0])} {tail}" for tail in _digits(low[1:], high[1:])]
+    width = len(low) - 1
+    out = [f"{literal(low[0])} {tail}" for tail in _digits(low[1:], "9" * width)]
+    if int(low[0]) + 1 <= int(high[0]) - 1:
+        out.append(f"[{int(low[0]) + 1}-{int(high[0]) - 1}]" + " [0-9]" * width)
+    out += [f"{literal(high[0])} {tail}" for tail in _digits("0" * width, high[1:])]
+    return out
+
+
+def int_range(low: int, high: int) -> str:
+    """An EBNF alternation matching exactly the integers low..high written as JSON (0 <= low <= high)."""
+    if not 0 <= low <= high:
+        raise ValueError(f"int_range needs 0 <= low <= high, got {low}..{high}")
+    parts: list[str] = []
+    for width in range(len(str(low)), len(str(high)) + 1):
+        start, end = max(low, 10 ** (width - 1) if width > 1 else 0), min(high, 10**width - 1)
+        if start <= end:
+            parts += _digits(str(start), str(end))
+    return "(" + " | ".join(parts) + ")"
+
+
+def _whole(value: Any) -> int:
+    if float(value) != int(value) or value < 0:
+        raise ValueError(f"plan grammars need whole, non-negative bounds, got {value!r}")
+    return int(value)
+
+
+def _is_reference(schema: dict[str, Any]) -> bool:
+    return schema.get("pattern") == REFERENCE.pattern
+
+
+def _free_string(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and not {"enum", "const", "pattern"} & schema.keys()
+
+
+def _may_refer(schema: dict[str, Any]) -> bool:
+    """True when a value of `schema` may be a reference: a reference option or a free string."""
+    return any(_is_reference(o) or _free_string(o) for o in schema.get("anyOf", [schema]))
+
+
+def value_rule(schema: dict[str, Any], reference: str | None) -> str:
+    """EBNF for a JSON value of `schema`; where a reference may stand, `reference` (a literal) if given."""
+    options = [o for o in schema.get("anyOf", [schema]) if not _is_reference(o)]
+    alternatives = [_plain_value(o) for o in options]
+    if reference is not None and _may_refer(schema):
+        alternatives.append(reference)
+    return alternatives[0] if len(alternatives) == 1 else "(" + " | ".join(alternatives) + ")"
+
+
+def _plain_value(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return value_rule(schema, None)
+    if "const" in schema:
+        return json_literal(schema["const"])
+    if "enum" in schema:
+        return "(" + " | ".join(json_literal(v) for v in schema["enum"]) + ")"
+    kind = schema.get("type")
+    if kind == "string":
+        if _is_reference(schema):
+            raise ValueError("a bare reference schema has no value without a reference")
+        low, high = int(schema.get("minLength", 0)), int(schema.get("maxLength", 64))
+        return f'"\\"" {_FREE_CHAR}{{{low},{high}}} "\\""'
+    if kind == "boolean":
+        return '("true" | "false")'
+    if kind in ("integer", "number") and "minimum" in schema and "maximum" in schema:
+        low, high = _whole(schema["minimum"]), _whole(schema["maximum"])
+        if kind == "integer" or low == high:
+            return int_range(low, high)
+        # Decimals below the maximum (at most 3 places, as xgrammar's range rule would allow up to 6), or it.
+        return f'({int_range(low, high - 1)} ("." [0-9]{{1,3}})? | {literal(str(high))})'
+    if kind in ("integer", "number"):
+        return f"({_PLAIN_NUMBER})" if kind == "number" else r'("-"? ("0" | [1-9] [0-9]{0,5}))'
+    raise ValueError(f"plan grammars do not cover the schema {schema!r}")
+
+
+def object_rule(schema: dict[str, Any], reference: str | None) -> str:
+    """EBNF for an object with its properties in declared order; optional ones may be left out."""
+    properties: dict[str, Any] = schema["properties"]
+    required = set(schema.get("required", []))
+    names = list(properties)
+    if not names or names[0] not in required:
+        raise ValueError("plan grammars need objects whose first property is required")
+    first, *rest = names
+    parts = [literal("{" + json.dumps(first) + ":"), value_rule(properties[first], reference)]
+    for name in rest:
+        part = f"{literal(',' + json.dumps(name) + ':')} {value_rule(properties[name], reference)}"
+        parts.append(part if name in required else f"({part})?")
+    parts.append(literal("}"))
+    return " ".join(parts)
+
+
+def _takes_reference(schema: dict[str, Any]) -> bool:
+    return any(_may_refer(p) for p in schema["properties"].values())
+
+
+def gives_value(tool: str) -> bool:
+    """True when a step of `tool` offers a "value" output a later step may refer to."""
+    fields = output_fields(tool)
+    return fields is None or "value" in fields
+
+
+def _id(k: int) -> str:
+    return literal(json.dumps(f"s{k}"))
+
+
+def plan_grammar(devices: Sequence[Device], *, max_steps: int = DEFAULT_MAX_STEPS) -> str:
+    """EBNF whose sentences are plans over `devices` that validate (ids, after, references, args, devices)."""
+    if not 1 <= max_steps <= MAX_STEPS:
+        raise ValueError(f"max_steps must be 1..{MAX_STEPS}, got {max_steps}")
+    tools: list[ToolSpec] = tools_for(devices)
+    rules = ['root ::= "{\\"steps\\":[" step_1_n "]}"']
+    for t, tool in enumerate(tools):
+        rules.append(f"args_{t} ::= {object_rule(tool.args, None)}")
+    for k in range(1, max_steps + 1):
+        # ids_k: a non-empty increasing list of ids below k; idf_k_m: such a list starting at s<m>.
+        if k > 1:
+            rules.append(f"ids_{k} ::= " + " | ".join(f"idf_{k}_{m}" for m in range(1, k)))
+        for m in range(1, k):
+            later = " | ".join(f"idf_{k}_{j}" for j in range(m + 1, k))
+            rules.append(f"idf_{k}_{m} ::= {_id(m)}" + (f' ("," ({later}))?' if later else ""))
+        after = f'"[" ids_{k}? "]"' if k > 1 else '"[]"'
+        ref = literal(json.dumps(f"$s{k - 1}.value")) if k > 1 else None
+        with_prev = f'"[" (ids_{k - 1} ",")? {_id(k - 1)} "]"' if k > 2 else f'"[" {_id(1)} "]"'
+        for prev in ("v", "n"):
+            if k == 1 and prev == "v":
+                continue
+            choices = []
+            for t, tool in enumerate(tools):
+                out = "v" if gives_value(tool.name) else "n"
+                head = literal(json.dumps(tool.name) + ',"args":')
+                choices.append(f'{head} args_{t} ",\\"after\\":" {after} "}}" rest_{k}_{out}')
+                if prev == "v" and ref is not None and _takes_reference(tool.args):
+                    rules.append(f"args_{t}_ref_{k} ::= {object_rule(tool.args, ref)}")
+                    choices.append(f'{head} args_{t}_ref_{k} ",\\"after\\":" {with_prev} "}}" rest_{k}_{out}')
+            opening = literal('{"id":' + json.dumps(f"s{k}") + ',"tool":')
+            rules.append(f"step_{k}_{prev} ::= {opening} ({' | '.join(choices)})")
+        for out in ("v", "n"):
+            rules.append(f'rest_{k}_{out} ::= ("," step_{k + 1}_{out})?' if k < max_steps else f'rest_{k}_{out} ::= ""')
+    return "\n".join(dict.fromkeys(rules)) + "\n"
