@@ -92,6 +92,8 @@ def value_rule(schema: dict[str, Any], reference: str | None) -> str:
     alternatives = [_plain_value(o) for o in options]
     if reference is not None and _may_refer(schema):
         alternatives.append(reference)
+    if not alternatives:
+        raise ValueError(f"plan grammars need a value besides a reference for {schema!r}")
     return alternatives[0] if len(alternatives) == 1 else "(" + " | ".join(alternatives) + ")"
 
 
@@ -104,8 +106,6 @@ def _plain_value(schema: dict[str, Any]) -> str:
         return "(" + " | ".join(json_literal(v) for v in schema["enum"]) + ")"
     kind = schema.get("type")
     if kind == "string":
-        if _is_reference(schema):
-            raise ValueError("a bare reference schema has no value without a reference")
         low, high = int(schema.get("minLength", 0)), int(schema.get("maxLength", 64))
         return f'"\\"" {_FREE_CHAR}{{{low},{high}}} "\\""'
     if kind == "boolean":
