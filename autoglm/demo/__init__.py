@@ -10,14 +10,18 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoglm.broker import embedded_broker
 from autoglm.simhome import SimulatedHome
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
+from edge.pipeline import detect_language
 from edge.say import say
 from shared.decision import Decision
+
+if TYPE_CHECKING:
+    from autoglm.demo.cloud import DemoCloud
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +39,12 @@ class Step:
     confirmed: bool = False
     outcome: str | None = None
     checks: tuple[tuple[str, str, str], ...] = field(default=())  # (device_id, path, expected)
+    cloud: bool = False  # "plan: ..." goes to the cloud planner, not the edge
 
 
 def parse_script(text: str) -> list[Step]:
-    """`utterance => outcome; device.prop=value; ...`; `!confirm` before a line pre-confirms it; # comments."""
+    """`utterance => outcome; device.prop=value; ...`; `!confirm` before a line pre-confirms it; `plan:` sends it
+    to the cloud planner (the outcome is then the plan's status); # comments."""
     steps = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -49,6 +55,8 @@ def parse_script(text: str) -> list[Step]:
         confirmed = said.startswith("!confirm ")
         if confirmed:
             said = said.removeprefix("!confirm ").strip()
+        cloud = said.startswith("plan:")
+        said = said.removeprefix("plan:").strip()
         outcome = None
         checks: list[tuple[str, str, str]] = []
         for token in (t.strip() for t in expect.split(";")):
@@ -64,7 +72,7 @@ def parse_script(text: str) -> list[Step]:
                 outcome = token
         if not said:
             raise ValueError(f"script line {number}: nothing to say")
-        steps.append(Step(number, said, confirmed, outcome, tuple(checks)))
+        steps.append(Step(number, said, confirmed, outcome, tuple(checks), cloud))
     return steps
 
 
@@ -91,6 +99,7 @@ class Demo:
     home: SimulatedHome
     edge: EdgeDaemon
     port: int
+    cloud: DemoCloud | None = None
 
     def ask(self, text: str, confirmed: bool = False) -> Decision:
         """Say something to the edge over MQTT, exactly as `autoglm edge say` does."""
@@ -98,8 +107,9 @@ class Demo:
 
 
 @contextlib.asynccontextmanager
-async def running_demo(port: int, workdir: Path) -> AsyncIterator[Demo]:
-    """Start broker, simulated home and edge; stop them in reverse order."""
+async def running_demo(port: int, workdir: Path, *, cloud_port: int | None = None,
+                       planner_dir: Path | None = None) -> AsyncIterator[Demo]:
+    """Start broker, simulated home, edge and (with `cloud_port`) the cloud; stop them in reverse order."""
     async with embedded_broker("127.0.0.1", port):
         home = SimulatedHome("127.0.0.1", port, sensor_interval=5.0)
         await asyncio.to_thread(home.start)
@@ -110,7 +120,14 @@ async def running_demo(port: int, workdir: Path) -> AsyncIterator[Demo]:
         runner = asyncio.create_task(edge.run())
         try:
             await _wait_discovered(edge, minimum=len(home.device_ids), timeout=15.0)
-            yield Demo(home, edge, port)
+            if cloud_port is None:
+                yield Demo(home, edge, port)
+            else:
+                from autoglm.demo.cloud import DEFAULT_PLANNER_DIR, running_cloud
+
+                async with running_cloud(mqtt_port=port, http_port=cloud_port, workdir=workdir / "cloud",
+                                         edge_id=EDGE_ID, planner_dir=planner_dir or DEFAULT_PLANNER_DIR) as cloud:
+                    yield Demo(home, edge, port, cloud)
         finally:
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -138,14 +155,14 @@ async def run_script(demo: Demo, steps: list[Step]) -> int:
     """Run every step; returns the number of failed steps."""
     failures = 0
     for step in steps:
+        if step.cloud:
+            failures += await _cloud_step(demo, step)
+            continue
         decision = await asyncio.to_thread(demo.ask, step.text, step.confirmed)
         problems = []
         if step.outcome and decision.outcome.value != step.outcome:
             problems.append(f"outcome {decision.outcome.value}, expected {step.outcome}")
-        for device_id, path, expected in step.checks:
-            actual = _lookup(demo.home.state(device_id), path)
-            if not _matches(actual, expected):
-                problems.append(f"{device_id}.{path} is {actual!r}, expected {expected}")
+        problems += _check_devices(demo, step)
         mark = "ok  " if not problems else "FAIL"
         print(f"{mark} {decision.latency_ms:7.1f} ms  {step.text}\n     -> [{decision.outcome.value}/"
               f"{decision.source.value if decision.source else '-'}] {decision.reply}")
@@ -153,6 +170,33 @@ async def run_script(demo: Demo, steps: list[Step]) -> int:
             print(f"     !! {problem}")
         failures += bool(problems)
     return failures
+
+
+def _check_devices(demo: Demo, step: Step) -> list[str]:
+    problems = []
+    for device_id, path, expected in step.checks:
+        actual = _lookup(demo.home.state(device_id), path)
+        if not _matches(actual, expected):
+            problems.append(f"{device_id}.{path} is {actual!r}, expected {expected}")
+    return problems
+
+
+async def _cloud_step(demo: Demo, step: Step) -> int:
+    """One `plan:` line through the cloud planner; 1 when it failed."""
+    if demo.cloud is None:
+        print(f"FAIL plan: {step.text}\n     !! the demo runs without the cloud (--no-cloud)")
+        return 1
+    result = await demo.cloud.plan(step.text, language=detect_language(step.text), confirm=step.confirmed)
+    problems = [f"plan {result.status}, expected {step.outcome}"] if step.outcome and result.status != step.outcome \
+        else []
+    problems += _check_devices(demo, step)
+    tools = ", ".join(f"{s['tool']}({s['args'].get('device_id', '')})" for s in result.steps) or "no steps"
+    mark = "ok  " if not problems else "FAIL"
+    print(f"{mark} {result.latency_ms:7.1f} ms  plan: {step.text}\n     -> [{result.status}/cloud] {tools}"
+          f"{' - ' + result.detail if result.detail else ''}")
+    for problem in problems:
+        print(f"     !! {problem}")
+    return int(bool(problems))
 
 
 async def interactive(demo: Demo) -> None:
@@ -173,19 +217,31 @@ async def interactive(demo: Demo) -> None:
                 print(f"  {d['device_id']:45} {d['domain']:12} {d['area']!s:12} {d['state']}")
             continue
         confirmed = line.startswith("confirm ")
-        decision = await asyncio.to_thread(demo.ask, line.removeprefix("confirm "), confirmed)
+        line = line.removeprefix("confirm ")
+        if line.startswith("plan ") and demo.cloud is not None:
+            text = line.removeprefix("plan ")
+            result = await demo.cloud.plan(text, language=detect_language(text), confirm=confirmed)
+            print(f"[{result.status}, {result.latency_ms:.0f} ms] " + "; ".join(
+                f"{s['id']} {s['tool']} {s['args']}" for s in result.steps) + (f" - {result.detail}" if result.detail
+                                                                              else ""))
+            continue
+        decision = await asyncio.to_thread(demo.ask, line, confirmed)
         print(f"[{decision.outcome.value}, {decision.latency_ms:.0f} ms] {decision.reply}")
 
 
-async def run_demo(*, script: Path | None, port: int, workdir: Path | None) -> bool:
+async def run_demo(*, script: Path | None, port: int, workdir: Path | None, cloud_port: int | None = None,
+                   planner_dir: Path | None = None) -> bool:
     """Run the demo; True when every scripted expectation held."""
     started = time.perf_counter()
     steps = parse_script(await asyncio.to_thread(script.read_text, encoding="utf-8")) if script else None
     with tempfile.TemporaryDirectory(prefix="autoglm-demo-") as tmp:
-        async with running_demo(port, workdir or Path(tmp)) as demo:
+        async with running_demo(port, workdir or Path(tmp), cloud_port=cloud_port, planner_dir=planner_dir) as demo:
             ready = time.perf_counter() - started
             print(f"demo ready in {ready:.1f} s: broker 127.0.0.1:{port}, {len(demo.edge.registry)} devices, "
                   f"edge http :{demo.edge.http_port}")
+            if demo.cloud is not None:
+                print(f"cloud API {demo.cloud.url}/docs (operator token: {demo.cloud.token}); "
+                      "type 'plan <request>' for the planner")
             if steps is None:
                 await interactive(demo)
                 return True

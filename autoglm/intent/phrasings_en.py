@@ -51,7 +51,8 @@ TEMPLATES: dict[str, list[str]] = {
         "(make|brew|prepare|fix|pour) me [a] {drink}", "(make|brew) [me] (some|a pot of|a cup of) {drink}",
         "i (need|want|would like|'d like|could use|fancy) [a] {drink}", "can i (have|get) [a] {drink}",
         "{drink} please", "[(a|an|one)] {drink} please", "can i (have|get) (a|an|one|some|my) {drink} [please]",
-        "(it's|it is|is it) {drink} time [(already|yet)]", "i could (really) use (a|an|some) {drink}", "i need my (morning|daily) {drink}", "time for [a] {drink}",
+        "(it's|it is|is it) {drink} time [(already|yet)]", "i could (really) use (a|an|some) {drink}",
+        "i need my (morning|daily) {drink}", "time for [a] {drink}",
         "get the {drink} going", "(start|turn on|switch on) the (coffee machine|coffee maker|espresso machine)",
         "(make|brew) a (fresh|hot|strong|large|small) {drink}", "i'm tired make me a {drink}", "one {drink} please",
         "(make|get) me a {drink} with <milk>", "i want my {drink} with <milk>", "[a] {drink} with <milk> please",
@@ -105,7 +106,8 @@ TEMPLATES: dict[str, list[str]] = {
         "(can you|could you) make it less bright", "dim the {area}", "the {light} is too bright",
         "drop the <lights> to <pct>", "turn down the brightness of the {light}", "a bit darker please",
         "(set|put) the <lights> (to|on) low", "low <lights> [please]",
-        "(minimize|minimise|reduce|lower|decrease) the (light|lights|lighting) (power|output|level|intensity)", "(half|lower) the brightness [<at_area>]",
+        "(minimize|minimise|reduce|lower|decrease) the (light|lights|lighting) (power|output|level|intensity)",
+        "(half|lower) the brightness [<at_area>]",
     ],
     "HassLightSet+up": [
         "brighten [<the>] <lights> [<at_area>]", "brighten (it|things) up [<here>]", "brighten the {area}",
@@ -307,7 +309,9 @@ TEMPLATES["HassVacuumStart"] += [
     "clean (the|my) floors", "(start|run) the (roomba|robot vacuum|robot) [now]", "i want to vacuum the <whole_home>",
     "the floors need (cleaning|a vacuum|hoovering)", "start the cleaning robot", "{vacuum} (start|go|clean)",
     "make the {vacuum} clean", "go clean the <whole_home>", "have the {vacuum} do the floors",
-    "(have|let|get) [the] (vacuum|robot|{vacuum}) (go|run|clean|work) [for (an hour|one hour|half an hour|a while|twenty minutes|thirty minutes)]", "[please] (clean|vacuum|hoover) my (carpet|carpets|rug|rugs|floor|floors)",
+    "(have|let|get) [the] (vacuum|robot|{vacuum}) (go|run|clean|work) "
+    "[for (an hour|one hour|half an hour|a while|twenty minutes|thirty minutes)]",
+    "[please] (clean|vacuum|hoover) my (carpet|carpets|rug|rugs|floor|floors)",
     "do your (magic|thing) and clean [the <whole_home>]", "it's (so|really) dusty [in here] (start|run) the {vacuum}",
 ]
 
@@ -352,5 +356,6 @@ TEMPLATES["HassGetState"] += [
     "is [<the>] {gadget} (at home|home|away|in the {area})", "where is [<the>] {gadget}", "where's {person}",
     "where (is|are) {person} [(right now|now|at the moment)]", "is {person} (home|away|gone|out|here|back yet)",
     "(are|is) (everyone|everybody|all of us|the family) (home|away|out)", "who is (home|away|in the {area})",
-    "(is|are) [<the>] {device} (unavailable|offline|not responding|working)", "is the {switch} (drawing power|using power)",
+    "(is|are) [<the>] {device} (unavailable|offline|not responding|working)",
+    "is the {switch} (drawing power|using power)",
 ]
