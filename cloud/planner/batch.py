@@ -11,11 +11,12 @@ FinishReason = Literal["stop", "length", "cancelled"]
 
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
-    """One prompt to complete; `schema` is JSON-schema text constraining the output, or None for free text."""
+    """One prompt to complete, constrained by JSON-schema text (`schema`) or an xgrammar EBNF (`grammar`), or free."""
 
     prompt: str
     schema: str | None
     max_new_tokens: int
+    grammar: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,9 +133,9 @@ class PlannerEngine:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def generate(self, prompt: str, schema: dict[str, Any] | None, *, timeout_s: float | None = None,
-                       max_new_tokens: int | None = None) -> GenerationResult:
-        """Complete `prompt` (constrained to `schema` when given) within `timeout_s` seconds of queueing."""
+    async def generate(self, prompt: str, schema: dict[str, Any] | None, *, grammar: str | None = None,
+                       timeout_s: float | None = None, max_new_tokens: int | None = None) -> GenerationResult:
+        """Complete `prompt` (constrained to `schema` or an EBNF `grammar` when given) within `timeout_s` s of queueing."""
         if self._loop_task is None:
             raise PlannerUnavailableError("planner engine not started")
         await self._ensure_loaded()
@@ -144,7 +144,7 @@ class PlannerEngine:
             raise PlannerUnavailableError("planner model is wedged: earlier batches still hang; try again later")
         timeout = self._timeout_s if timeout_s is None else timeout_s
         schema_text = None if schema is None else json.dumps(schema, ensure_ascii=False)  # keeps key order
-        request = GenerationRequest(prompt, schema_text, max_new_tokens or self._max_new_tokens)
+        request = GenerationRequest(prompt, schema_text, max_new_tokens or self._max_new_tokens, grammar)
         job = _Job(request, asyncio.get_running_loop().create_future())
         now = self._clock()
         try:

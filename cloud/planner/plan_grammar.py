@@ -15,7 +15,7 @@ Keys follow the schema's order, with `PLAN_SEPARATORS`, as `schema.plan_to_json`
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from cloud.fleet import Device
@@ -86,10 +86,11 @@ def _may_refer(schema: dict[str, Any]) -> bool:
     return any(_is_reference(o) or _free_string(o) for o in schema.get("anyOf", [schema]))
 
 
-def value_rule(schema: dict[str, Any], reference: str | None) -> str:
+def value_rule(schema: dict[str, Any], reference: str | None,
+               intern: Callable[[str], str] = lambda body: body) -> str:
     """EBNF for a JSON value of `schema`; where a reference may stand, `reference` (a literal) if given."""
     options = [o for o in schema.get("anyOf", [schema]) if not _is_reference(o)]
-    alternatives = [_plain_value(o) for o in options]
+    alternatives = [intern(_plain_value(o)) for o in options]
     if reference is not None and _may_refer(schema):
         alternatives.append(reference)
     if not alternatives:
@@ -121,17 +122,21 @@ def _plain_value(schema: dict[str, Any]) -> str:
     raise ValueError(f"plan grammars do not cover the schema {schema!r}")
 
 
-def object_rule(schema: dict[str, Any], reference: str | None) -> str:
-    """EBNF for an object with its properties in declared order; optional ones may be left out."""
+def object_rule(schema: dict[str, Any], reference: str | None,
+                intern: Callable[[str], str] = lambda body: body) -> str:
+    """EBNF for an object with its properties in declared order; optional ones may be left out.
+
+    `intern` may turn a value's EBNF into the name of a rule holding it, so that big values appear once.
+    """
     properties: dict[str, Any] = schema["properties"]
     required = set(schema.get("required", []))
     names = list(properties)
     if not names or names[0] not in required:
         raise ValueError("plan grammars need objects whose first property is required")
     first, *rest = names
-    parts = [literal("{" + json.dumps(first) + ":"), value_rule(properties[first], reference)]
+    parts = [literal("{" + json.dumps(first) + ":"), value_rule(properties[first], reference, intern)]
     for name in rest:
-        part = f"{literal(',' + json.dumps(name) + ':')} {value_rule(properties[name], reference)}"
+        part = f"{literal(',' + json.dumps(name) + ':')} {value_rule(properties[name], reference, intern)}"
         parts.append(part if name in required else f"({part})?")
     parts.append(literal("}"))
     return " ".join(parts)
@@ -151,37 +156,68 @@ def _id(k: int) -> str:
     return literal(json.dumps(f"s{k}"))
 
 
+class _Rules:
+    """EBNF rules by name, in the order they are first defined."""
+
+    def __init__(self) -> None:
+        self.rules: dict[str, str] = {}
+        self._names: dict[str, str] = {}
+
+    def add(self, name: str, body: str) -> str:
+        self.rules.setdefault(name, body)
+        return name
+
+    def intern(self, body: str) -> str:
+        """A rule named after its body's place, for bodies worth sharing; short ones stay inline."""
+        if len(body) < 48:
+            return body
+        name = self._names.setdefault(body, f"value_{len(self._names)}")
+        return self.add(name, body)
+
+    def text(self) -> str:
+        return "".join(f"{name} ::= {body}\n" for name, body in self.rules.items())
+
+
+def _head(tool: ToolSpec) -> str:
+    return literal(json.dumps(tool.name) + ',"args":')
+
+
 def plan_grammar(devices: Sequence[Device], *, max_steps: int = DEFAULT_MAX_STEPS) -> str:
     """EBNF whose sentences are plans over `devices` that validate (ids, after, references, args, devices)."""
     if not 1 <= max_steps <= MAX_STEPS:
         raise ValueError(f"max_steps must be 1..{MAX_STEPS}, got {max_steps}")
     tools: list[ToolSpec] = tools_for(devices)
-    rules = ['root ::= "{\\"steps\\":[" step_1_n "]}"']
-    for t, tool in enumerate(tools):
-        rules.append(f"args_{t} ::= {object_rule(tool.args, None)}")
+    kinds = {out: [(t, tool) for t, tool in enumerate(tools) if gives_value(tool.name) == (out == "v")]
+             for out in ("v", "n")}  # "v": steps that give a value a later step may refer to
+    g = _Rules()
+    g.add("root", literal('{"steps":[') + " step_1_n " + literal("]}"))
+    for out, members in kinds.items():  # call_<out>: a tool name and its args, without references
+        g.add(f"call_{out}", " | ".join(f"{_head(tool)} " + g.add(f"args_{t}", object_rule(tool.args, None, g.intern))
+                                        for t, tool in members))
+    key_after = literal(',"after":')
     for k in range(1, max_steps + 1):
         # ids_k: a non-empty increasing list of ids below k; idf_k_m: such a list starting at s<m>.
-        if k > 1:
-            rules.append(f"ids_{k} ::= " + " | ".join(f"idf_{k}_{m}" for m in range(1, k)))
-        for m in range(1, k):
+        for m in range(k - 1, 0, -1):
             later = " | ".join(f"idf_{k}_{j}" for j in range(m + 1, k))
-            rules.append(f"idf_{k}_{m} ::= {_id(m)}" + (f' ("," ({later}))?' if later else ""))
-        after = f'"[" ids_{k}? "]"' if k > 1 else '"[]"'
-        ref = literal(json.dumps(f"$s{k - 1}.value")) if k > 1 else None
-        with_prev = f'"[" (ids_{k - 1} ",")? {_id(k - 1)} "]"' if k > 2 else f'"[" {_id(1)} "]"'
-        for prev in ("v", "n"):
-            if k == 1 and prev == "v":
-                continue
-            choices = []
-            for t, tool in enumerate(tools):
-                out = "v" if gives_value(tool.name) else "n"
-                head = literal(json.dumps(tool.name) + ',"args":')
-                choices.append(f'{head} args_{t} ",\\"after\\":" {after} "}}" rest_{k}_{out}')
-                if prev == "v" and ref is not None and _takes_reference(tool.args):
-                    rules.append(f"args_{t}_ref_{k} ::= {object_rule(tool.args, ref)}")
-                    choices.append(f'{head} args_{t}_ref_{k} ",\\"after\\":" {with_prev} "}}" rest_{k}_{out}')
-            opening = literal('{"id":' + json.dumps(f"s{k}") + ',"tool":')
-            rules.append(f"step_{k}_{prev} ::= {opening} ({' | '.join(choices)})")
-        for out in ("v", "n"):
-            rules.append(f'rest_{k}_{out} ::= ("," step_{k + 1}_{out})?' if k < max_steps else f'rest_{k}_{out} ::= ""')
-    return "\n".join(dict.fromkeys(rules)) + "\n"
+            g.add(f"idf_{k}_{m}", _id(m) + (f' ("," ({later}))?' if later else ""))
+        if k > 1:
+            g.add(f"ids_{k}", " | ".join(f"idf_{k}_{m}" for m in range(1, k)))
+        after = f'"[" ids_{k}? "]"' if k > 1 else literal("[]")
+        plain = [f'call_{out} {key_after} {after} "}}" rest_{k}_{out}' for out in kinds]
+        opening = literal('{"id":' + json.dumps(f"s{k}") + ',"tool":')
+        g.add(f"step_{k}_n", f"{opening} ({' | '.join(plain)})")
+        if k > 1:
+            # After a step that gives a value: "$s<k-1>.value" may stand for an arg, and then s<k-1> is in after.
+            ref = literal(json.dumps(f"$s{k - 1}.value"))
+            with_prev = f'"[" (ids_{k - 1} ",")? {_id(k - 1)} "]"' if k > 2 else f'"[" {_id(1)} "]"'
+            referring = []
+            for out, members in kinds.items():
+                calls = [f"{_head(tool)} " + g.add(f"args_{t}_ref_{k}", object_rule(tool.args, ref, g.intern))
+                         for t, tool in members if _takes_reference(tool.args)]
+                if calls:
+                    g.add(f"callref_{k}_{out}", " | ".join(calls))
+                    referring.append(f'callref_{k}_{out} {key_after} {with_prev} "}}" rest_{k}_{out}')
+            g.add(f"step_{k}_v", f"{opening} ({' | '.join(plain + referring)})")
+        for out in kinds:
+            g.add(f"rest_{k}_{out}", f'("," step_{k + 1}_{out})?' if k < max_steps else '""')
+    return g.text()

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -24,7 +25,10 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from cloud.planner.attention import use_gqa_attention
 from cloud.planner.batch import FinishReason, GenerationOutput, GenerationRequest
+from cloud.planner.closing import Closer
+from cloud.planner.kvcache import LayerKV, PrefixCache, SlabCache, layer_kv
 from cloud.planner.prompt import PLAN_SEPARATORS
 from shared.errors import ModelError
 
@@ -103,10 +107,23 @@ def load_model(model_dir: Path, *, dtype: Dtype = "fp32", device: str = "cpu") -
     return loaded
 
 
-class ModelRunner:
-    """Batched greedy generation with left padding, a KV cache and per-row JSON-schema grammars."""
+@dataclass(eq=False, slots=True)
+class _Row:
+    """One request's decoding state."""
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, name: str = "planner") -> None:
+    request: GenerationRequest
+    matcher: xgr.GrammarMatcher | None
+    generated: list[int] = field(default_factory=list)
+    reason: FinishReason | None = None
+    path: list[int] | None = None  # the closing path being followed, once in the budget window
+    window: int = 0  # the last this many tokens of the budget are spent closing the grammar
+
+
+class ModelRunner:
+    """Batched greedy generation: per-row prefill (shared prompt prefixes cached), one KV slab, grammar masks."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, name: str = "planner",
+                 prefix_cache_bytes: int = 256 << 20) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
@@ -118,9 +135,14 @@ class ModelRunner:
         eos = model.config.eos_token_id
         config_eos = eos if isinstance(eos, list) else [] if eos is None else [eos]
         self.eos_ids = {int(tokenizer.eos_token_id), *map(int, config_eos)}
+        self._special = frozenset(int(i) for i in tokenizer.all_special_ids)
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=self.vocab_size,
                                                   stop_token_ids=sorted(self.eos_ids))
         self._compiler = xgr.GrammarCompiler(info)
+        self.closer = Closer(tokenizer, info)
+        self.prefixes = PrefixCache(prefix_cache_bytes)
+        self._windows: dict[tuple[str | None, str | None], int] = {}
+        self.gqa_attention = use_gqa_attention(model)
         self._forward: Callable[..., Any] = model.forward
 
     @classmethod
@@ -136,69 +158,141 @@ class ModelRunner:
             runner._forward = torch.compile(model.forward, dynamic=True)
         return runner
 
-    def matcher(self, schema: str) -> xgr.GrammarMatcher:
-        """A fresh matcher for JSON-schema text (compiled grammars are cached by the compiler)."""
-        grammar = self._compiler.compile_json_schema(schema, any_whitespace=False, separators=PLAN_SEPARATORS)
-        return xgr.GrammarMatcher(grammar, terminate_without_stop_token=True)
+    def matcher(self, schema: str | None = None, *, grammar: str | None = None) -> xgr.GrammarMatcher:
+        """A fresh matcher for JSON-schema text or EBNF (compiled grammars are cached by the compiler)."""
+        if grammar is not None:
+            compiled = self._compiler.compile_grammar(grammar)
+        elif schema is not None:
+            compiled = self._compiler.compile_json_schema(schema, any_whitespace=False, separators=PLAN_SEPARATORS)
+        else:
+            raise ValueError("a matcher needs a schema or a grammar")
+        return xgr.GrammarMatcher(compiled, terminate_without_stop_token=True)
 
     @torch.inference_mode()
     def generate(self, batch: Sequence[GenerationRequest], *,
                  should_stop: Callable[[int], bool] = lambda row: False) -> list[GenerationOutput]:
-        """Greedy completions of `batch`; finished rows leave the batch (and the KV cache) as they end."""
+        """Greedy completions of `batch`; finished rows leave the batch (and the KV slab) as they end."""
         started = time.perf_counter()
-        n = len(batch)
-        matchers = [None if r.schema is None else self.matcher(r.schema) for r in batch]
-        bitmask = xgr.allocate_token_bitmask(n, self.vocab_size) if any(matchers) else None
-        enc = self.tokenizer([r.prompt for r in batch], return_tensors="pt", padding=True)
-        ids = enc["input_ids"].to(self.device)  # (n, prompt_len), left padded
-        mask = enc["attention_mask"].to(self.device)
-        cache = DynamicCache()
-        generated: list[list[int]] = [[] for _ in range(n)]
-        reasons: list[FinishReason | None] = [None] * n
-        first_token_s = 0.0
-        active = list(range(n))  # batch rows still decoding, in the order of the model's batch dimension
+        rows = [_Row(r, None if r.schema is None and r.grammar is None else self.matcher(r.schema, grammar=r.grammar))
+                for r in batch]
+        for row in rows:
+            if row.matcher is not None:
+                row.window = self._window(row.request, row.matcher)
+        prompts = [self._prefill(r.prompt) for r in batch]
+        lengths = [kv[0][0].shape[-2] for kv, _ in prompts]
+        longest = max(lengths)
+        cache = SlabCache.from_prompts([kv for kv, _ in prompts], longest + max(r.max_new_tokens for r in batch))
+        valid = torch.zeros(len(rows), cache.layers[0].get_max_cache_shape(), dtype=torch.bool, device=self.device)
+        for i, length in enumerate(lengths):
+            valid[i, longest - length:longest] = True
+        positions = torch.tensor(lengths, device=self.device)
+        logits = torch.stack([last for _, last in prompts]).float()  # (rows in the slab, vocab)
+        first_token_s = time.perf_counter() - started
+        slab = list(range(len(rows)))  # batch row of each slab row
+        bitmask = xgr.allocate_token_bitmask(len(rows), self.vocab_size) if any(r.matcher for r in rows) else None
         while True:
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
-            out = self._forward(input_ids=ids, attention_mask=mask, position_ids=positions,
-                                past_key_values=cache, use_cache=True)
-            logits = out.logits[:, -1, :].float()  # (len(active), vocab)
-            constrained = [i for i, row in enumerate(active) if matchers[row] is not None]
-            if bitmask is not None and constrained:
-                for i in constrained:
-                    matchers[active[i]].fill_next_token_bitmask(bitmask, i)  # type: ignore[union-attr]
-                xgr.apply_token_bitmask_inplace(logits, bitmask[: len(active)].to(logits.device),
-                                                vocab_size=self.vocab_size, indices=constrained)
+            self._mask(logits, [rows[i] for i in slab], bitmask)
             tokens = logits.argmax(-1).tolist()
-            if not first_token_s:
-                first_token_s = time.perf_counter() - started
-            keep: list[int] = []
-            for i, row in enumerate(active):
-                reasons[row] = self._advance(row, int(tokens[i]), batch[row], generated[row], matchers[row],
-                                             should_stop)
-                if reasons[row] is None:
-                    keep.append(i)
+            for j, i in enumerate(slab):
+                if rows[i].reason is None:
+                    rows[i].reason = self._advance(i, int(tokens[j]), rows[i], should_stop)
+            keep = [j for j, i in enumerate(slab) if rows[i].reason is None]
             if not keep:
                 break
-            if len(keep) < len(active):
+            if len(slab) - len(keep) >= max(1, len(slab) // 8):  # compact: copying beats computing dead rows
                 index = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(index)
-                mask = mask[index]
-                active = [active[i] for i in keep]
-            ids = torch.tensor([[generated[row][-1]] for row in active], device=self.device)
-            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-        return [GenerationOutput(self.tokenizer.decode(generated[row], skip_special_tokens=True), len(generated[row]),
-                                 reasons[row] or "stop", first_token_s) for row in range(n)]
+                cache.keep_rows(index)
+                valid, positions = valid[index], positions[index]
+                slab = [slab[j] for j in keep]
+            column = cache.get_seq_length()
+            valid[:, column] = True
+            ids = torch.tensor([[rows[i].generated[-1] if rows[i].generated else 0] for i in slab],
+                               device=self.device)
+            out = self._forward(input_ids=ids, attention_mask=valid[:, None, None, :column + 1],
+                                position_ids=positions[:, None], past_key_values=cache, use_cache=True,
+                                cache_position=torch.tensor([column], device=self.device))
+            positions = positions + 1
+            logits = out.logits[:, -1, :].float()
+        return [GenerationOutput(self.tokenizer.decode(row.generated, skip_special_tokens=True), len(row.generated),
+                                 row.reason or "stop", first_token_s) for row in rows]
 
-    def _advance(self, row: int, token: int, request: GenerationRequest, generated: list[int],
-                 matcher: xgr.GrammarMatcher | None, should_stop: Callable[[int], bool]) -> FinishReason | None:
-        """Take one token for a row; the reason the row ends, or None while it goes on."""
-        if should_stop(row):
+    def _prefill(self, prompt: str) -> tuple[list[LayerKV], torch.Tensor]:
+        """One prompt's KV and last logits; the part up to its last special token comes from the prefix cache."""
+        ids: list[int] = self.tokenizer(prompt)["input_ids"]
+        split = next((i + 1 for i in range(len(ids) - 2, -1, -1) if ids[i] in self._special), 0)
+        cache = DynamicCache()
+        if split:
+            key = tuple(ids[:split])
+            prefix = self.prefixes.get(key)
+            if prefix is None:
+                self._forward(input_ids=torch.tensor([ids[:split]], device=self.device), past_key_values=cache,
+                              use_cache=True, logits_to_keep=1)
+                prefix = layer_kv(cache)
+                self.prefixes.put(key, prefix)
+                cache = DynamicCache()
+            for layer, (keys, values) in enumerate(prefix):
+                cache.update(keys, values, layer)  # copies: the cached prefix stays as it is
+        out = self._forward(input_ids=torch.tensor([ids[split:]], device=self.device),
+                            position_ids=torch.arange(split, len(ids), device=self.device)[None],
+                            cache_position=torch.arange(split, len(ids), device=self.device),
+                            past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return layer_kv(cache), out.logits[0, -1]
+
+    def _mask(self, logits: torch.Tensor, rows: Sequence[_Row], bitmask: torch.Tensor | None) -> None:
+        """Apply each constrained row's grammar mask to its logits, in place."""
+        constrained = [j for j, row in enumerate(rows) if row.matcher is not None and row.reason is None]
+        if bitmask is None or not constrained:
+            return
+        for j in constrained:
+            rows[j].matcher.fill_next_token_bitmask(bitmask, j)  # type: ignore[union-attr]
+        xgr.apply_token_bitmask_inplace(logits, bitmask[: len(rows)].to(logits.device), vocab_size=self.vocab_size,
+                                        indices=constrained)
+
+    def _advance(self, index: int, token: int, row: _Row, should_stop: Callable[[int], bool]) -> FinishReason | None:
+        """Take one token for a row (or its closing path's, near the budget); why the row ends, or None."""
+        if should_stop(index):
             return "cancelled"
-        if token in self.eos_ids:
+        if row.matcher is None:
+            if token in self.eos_ids:
+                return "stop"
+        else:
+            token = self._within_budget(row, token)
+            if token in self.eos_ids and row.matcher.is_completed():
+                return "stop"
+            if not row.matcher.accept_token(token):
+                raise ModelError(f"grammar rejected token {token} it allowed (row {index})")
+        row.generated.append(token)
+        if row.matcher is not None and row.matcher.is_terminated():
             return "stop"
-        if matcher is not None and not matcher.accept_token(token):
-            raise ModelError(f"grammar rejected token {token} it allowed (row {row})")
-        generated.append(token)
-        if matcher is not None and matcher.is_terminated():
-            return "stop"
-        return "length" if len(generated) >= request.max_new_tokens else None
+        return "length" if len(row.generated) >= row.request.max_new_tokens else None
+
+    def _within_budget(self, row: _Row, token: int) -> int:
+        """The model's token, or in the row's last `window` tokens the closing path's when the two differ."""
+        assert row.matcher is not None
+        left = row.request.max_new_tokens - len(row.generated)  # tokens still allowed, this one included
+        if left > row.window:
+            return token
+        if row.path is None:
+            row.path = self.closer.path(row.matcher)
+            if row.path is None or len(row.path) > left:
+                log.warning("no closing path fits the budget; the output may be cut off",
+                            extra={"left": left, "path": None if row.path is None else len(row.path)})
+                row.window, row.path = 0, None
+                return token
+        if not row.path:
+            return token
+        chosen, row.path = row.path[0], row.path[1:]
+        return chosen
+
+    def _window(self, request: GenerationRequest, matcher: xgr.GrammarMatcher) -> int:
+        """Tokens before the budget's end where a row starts closing: the grammar's start path and a margin."""
+        key = (request.schema, request.grammar)
+        window = self._windows.get(key)
+        if window is None:
+            start = self.closer.path(matcher)
+            # From any state the closing rule finishes the current step and closes: about one minimal plan.
+            window = 0 if start is None else len(start) * 5 // 4 + 16
+            if len(self._windows) >= 256:
+                self._windows.clear()
+            self._windows[key] = window
+        return window

@@ -46,10 +46,12 @@ def held_out(tags: tuple[str, ...] | list[str]) -> bool:
     return any(t in HELD_OUT for t in tags)
 
 
-def generate(split: str, count: int, *, seed: int, min_devices: int = 3, max_devices: int = 16) -> Iterator[Example]:
+def generate(split: str, count: int, *, seed: int, min_devices: int = 3, max_devices: int = 16,
+             per_home: int = 1) -> Iterator[Example]:
     """`count` examples of `split` ("train", "test" in-distribution, "heldout" compositions), deterministic in seed.
 
-    The held-out split cycles through `HELD_OUT`, so every held-out composition gets the same share.
+    The held-out split cycles through `HELD_OUT`, so every held-out composition gets the same share. With
+    `per_home` > 1, runs of that many consecutive examples share one home (training packs them into one sequence).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
@@ -58,20 +60,24 @@ def generate(split: str, count: int, *, seed: int, min_devices: int = 3, max_dev
     weights = [w for _, w in PATTERNS.values()]
     aims = sorted(HELD_OUT)
     made = 0
+    home: Home | None = None
+    uses = misses = 0
     while made < count:
         aim = aims[made % len(aims)] if split == "heldout" else None
         lang = rng.choice(("zh", "zh-cn")) if rng.random() < 0.5 else "en"
         if aim and aim.endswith((":en", ":zh")):
             lang = "en" if aim.endswith(":en") else rng.choice(("zh", "zh-cn"))
         name = PATTERN_FOR_TAG[aim.split(":")[0]] if aim else rng.choices(names, weights)[0]
-        home = random_home(rng, min_devices=min_devices, max_devices=max_devices)
+        if home is None or uses >= per_home or misses >= 20:
+            home, uses, misses = random_home(rng, min_devices=min_devices, max_devices=max_devices), 0, 0
         if not actionable(home):
+            home = None
             continue
         result = PATTERNS[name][0](rng, home, lang)
-        if result is None:
+        if result is None or ((aim not in result[2]) if aim else held_out(result[2])):
+            misses += 1
             continue
         text, plan, tags = result
-        if (aim not in tags) if aim else held_out(tags):
-            continue
         made += 1
+        uses += 1
         yield Example(home, text, lang, plan, tuple(tags))

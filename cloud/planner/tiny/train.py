@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm  # type: ignore[import-untyped]
 from transformers import Glm4Config, Glm4ForCausalLM, PreTrainedTokenizerFast
 
+from cloud.planner.prompt import USER
 from cloud.planner.tiny.data import Example, generate
 from cloud.planner.tiny.evaluate import EvalReport, evaluate, prompt_for
 from cloud.planner.tiny.tokenizer import train_tokenizer
@@ -52,16 +53,17 @@ class Profile:
     intermediate: int = 512
     warmup: int = 30
     curriculum: float = 0.3  # share of steps on small homes first
+    per_home: int = 4  # requests packed per sequence after one device listing
     grammar_eval: bool = True  # also score decoding under the request's plan grammar
     threads: int = 1
 
 
 PROFILES: Final[dict[str, Profile]] = {
     # Smoke test of the whole pipeline: a couple of minutes on 2 cores; low accuracy is expected.
-    "ci": Profile(name="ci", steps=120, batch_size=16, lr=3e-3, test_examples=48, heldout_examples=48,
+    "ci": Profile(name="ci", steps=120, batch_size=8, lr=3e-3, test_examples=48, heldout_examples=48,
                   vocab_size=1500, tokenizer_examples=1500, layers=2, hidden=128, intermediate=384),
     # The shipped model: a few minutes on 2 idle cores.
-    "full": Profile(name="full", steps=900, batch_size=16, lr=2e-3, test_examples=300, heldout_examples=300),
+    "full": Profile(name="full", steps=900, batch_size=8, lr=3e-3, test_examples=300, heldout_examples=300),
 }
 
 
@@ -76,17 +78,31 @@ def model_config(profile: Profile, tokenizer: PreTrainedTokenizerFast, max_posit
     )
 
 
-def encode(examples: Sequence[Example], tokenizer: PreTrainedTokenizerFast) -> list[tuple[list[int], int]]:
-    """Each example as (prompt + plan + eos token ids, prompt length)."""
-    prompts = tokenizer([prompt_for(e) for e in examples], add_special_tokens=False)["input_ids"]
+def encode(examples: Sequence[Example], tokenizer: PreTrainedTokenizerFast) -> list[tuple[list[int], list[int]]]:
+    """Sequences of (token ids, labels): prompt + plan + eos, labels IGNORE except on plan and eos.
+
+    Consecutive examples about the same home share one sequence: the first with its whole prompt, the next ones
+    with only their request part (from the user marker on), so one device listing serves several plans.
+    """
+    prompts = [prompt_for(e) for e in examples]
+    parts = [p if i == 0 or examples[i - 1].home is not e.home else p[p.index(USER):]
+             for i, (p, e) in enumerate(zip(prompts, examples, strict=True))]
+    asks = tokenizer(parts, add_special_tokens=False)["input_ids"]
     targets = tokenizer([e.target() for e in examples], add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
-    return [(p + t + [eos], len(p)) for p, t in zip(prompts, targets, strict=True)]
+    out: list[tuple[list[int], list[int]]] = []
+    for i, (ask, target) in enumerate(zip(asks, targets, strict=True)):
+        if i == 0 or examples[i - 1].home is not examples[i].home:
+            out.append(([], []))
+        ids, labels = out[-1]
+        ids += ask + target + [eos]
+        labels += [IGNORE] * len(ask) + target + [eos]
+    return out
 
 
-def batches(encoded: list[tuple[list[int], int]], batch_size: int, rng: random.Random,
+def batches(encoded: list[tuple[list[int], list[int]]], batch_size: int, rng: random.Random,
             pad_id: int) -> list[dict[str, torch.Tensor]]:
-    """Right-padded batches of similar lengths (less padding), in random order; loss only on plan tokens."""
+    """Right-padded batches of similar lengths (less padding), in random order."""
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
     groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     rng.shuffle(groups)
@@ -97,9 +113,9 @@ def batches(encoded: list[tuple[list[int], int]], batch_size: int, rng: random.R
         labels = torch.full((len(group), width), IGNORE, dtype=torch.long)
         mask = torch.zeros((len(group), width), dtype=torch.long)
         for row, i in enumerate(group):
-            seq, prompt_len = encoded[i]
+            seq, seq_labels = encoded[i]
             ids[row, :len(seq)] = torch.tensor(seq)
-            labels[row, prompt_len:len(seq)] = torch.tensor(seq[prompt_len:])
+            labels[row, :len(seq)] = torch.tensor(seq_labels)
             mask[row, :len(seq)] = 1
         out.append({"input_ids": ids, "labels": labels, "attention_mask": mask})
     return out
@@ -162,9 +178,10 @@ def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool
     torch.set_num_threads(profile.threads)
     try:
         # Curriculum: the first part comes from small homes (short prompts, easy lookups), then every size.
-        small = int(profile.steps * profile.curriculum) * profile.batch_size
-        train = list(generate("train", small, seed=seed, max_devices=6))
-        train += generate("train", profile.steps * profile.batch_size - small, seed=seed + 1_000_003)
+        per_step = profile.batch_size * profile.per_home
+        small = int(profile.steps * profile.curriculum) * per_step
+        train = list(generate("train", small, seed=seed, max_devices=6, per_home=profile.per_home))
+        train += generate("train", profile.steps * per_step - small, seed=seed + 1_000_003, per_home=profile.per_home)
         test = list(generate("test", profile.test_examples, seed=seed))
         heldout = list(generate("heldout", profile.heldout_examples, seed=seed))
         texts = [prompt_for(e) + e.target() for e in train[::max(1, len(train) // profile.tokenizer_examples)]]
@@ -174,8 +191,9 @@ def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool
         config = model_config(profile, tokenizer, max_positions=max(1024, 2 ** math.ceil(math.log2(longest * 2))))
         model = Glm4ForCausalLM(config)  # type: ignore[no-untyped-call]
         rng = random.Random(seed)
-        data = (batches(encoded[:small], profile.batch_size, rng, tokenizer.pad_token_id)
-                + batches(encoded[small:], profile.batch_size, rng, tokenizer.pad_token_id))
+        first = small // profile.per_home  # sequences from small homes
+        data = (batches(encoded[:first], profile.batch_size, rng, tokenizer.pad_token_id)
+                + batches(encoded[first:], profile.batch_size, rng, tokenizer.pad_token_id))
         final_loss = fit(model, data, profile, progress=progress)
         trained_s = time.monotonic() - started
         reports = {name: evaluate(model, tokenizer, split, progress=progress)

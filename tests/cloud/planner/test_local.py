@@ -13,6 +13,7 @@ from cloud.planner.engine import PlannerEngine
 from cloud.planner.local import LocalPlanner, parse_plan
 from cloud.planner.prompt import ASSISTANT, SYSTEM, USER
 from cloud.planner.scheduler import BatchPolicy
+from cloud.planner.schema import plan_schema
 from shared.errors import PlanValidationError
 from shared.plan import PlanRequest
 
@@ -47,7 +48,16 @@ async def test_propose_returns_the_parsed_plan_and_sends_prompt_and_schema() -> 
     (request,) = runner.requests
     assert request.prompt.startswith(SYSTEM) and request.prompt.endswith(ASSISTANT)
     assert "light.kitchen" in request.prompt and f"{USER}[en] kitchen light off" in request.prompt
-    assert request.schema is not None and '"light.kitchen"' in request.schema
+    assert request.schema is None and request.grammar is not None and '\\"light.kitchen\\"' in request.grammar
+
+
+async def test_schema_for_decodes_under_a_json_schema_instead() -> None:
+    runner = ScriptedRunner(PLAN)
+    planner = planner_for(runner, schema_for=plan_schema)
+    async with planner.engine:
+        await planner.propose(PlanRequest(text="kitchen light off", edge_id="e1"), DEVICES, trace_id="t1")
+    (request,) = runner.requests
+    assert request.grammar is None and request.schema is not None and '"light.kitchen"' in request.schema
 
 
 async def test_unconstrained_mode_sends_no_schema() -> None:
@@ -55,7 +65,7 @@ async def test_unconstrained_mode_sends_no_schema() -> None:
     planner = planner_for(runner, constrained=False, describe=lambda devices: "devices: none")
     async with planner.engine:
         await planner.propose(PlanRequest(text="x", edge_id="e1"), [], trace_id="t")
-    assert runner.requests[0].schema is None
+    assert runner.requests[0].schema is None and runner.requests[0].grammar is None
     assert "devices: none" in runner.requests[0].prompt
 
 

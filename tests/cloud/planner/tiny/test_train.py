@@ -105,15 +105,30 @@ def test_targets_are_accepted_by_the_request_grammar(tokenizer: PreTrainedTokeni
 def test_batches_pad_right_and_label_only_the_plan(tokenizer: PreTrainedTokenizerFast,
                                                    examples: list[Example]) -> None:
     encoded = encode(examples[:10], tokenizer)
+    assert len(encoded) == 10  # every example has its own home: nothing to pack
     data = batches(encoded, 4, random.Random(0), tokenizer.pad_token_id)
     assert sum(len(b["input_ids"]) for b in data) == 10
+    targets = {tuple(tokenizer(e.target(), add_special_tokens=False)["input_ids"]) for e in examples[:10]}
     for batch in data:
         for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"], strict=True):
-            seq = ids[mask.bool()].tolist()
-            match = next((s, p) for s, p in encoded if s == seq)
             labelled = labels[labels != IGNORE].tolist()
-            assert labelled == match[0][match[1]:] and labelled[-1] == tokenizer.eos_token_id
-            assert (ids[~mask.bool()] == tokenizer.pad_token_id).all()
+            assert labelled[-1] == tokenizer.eos_token_id and tuple(labelled[:-1]) in targets
+            assert ids[mask.bool()].tolist()[-len(labelled):] == labelled
+            assert (ids[~mask.bool()] == tokenizer.pad_token_id).all() and (labels[~mask.bool()] == IGNORE).all()
+
+
+def test_requests_about_one_home_share_a_sequence(tokenizer: PreTrainedTokenizerFast) -> None:
+    packed = list(generate("train", 12, seed=9, per_home=4))
+    assert len({id(e.home) for e in packed}) == 3
+    encoded = encode(packed, tokenizer)
+    assert len(encoded) == 3
+    system = tokenizer.convert_tokens_to_ids("<|system|>")
+    for (ids, labels), group in zip(encoded, (packed[0:4], packed[4:8], packed[8:12]), strict=True):
+        assert ids.count(system) == 1 and ids.count(tokenizer.eos_token_id) == 4
+        expected: list[int] = []
+        for example in group:
+            expected += tokenizer(example.target(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        assert [t for t in labels if t != IGNORE] == expected
 
 
 def test_plan_loss_equals_the_full_lm_loss(tokenizer: PreTrainedTokenizerFast, examples: list[Example]) -> None:
