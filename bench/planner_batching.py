@@ -1,8 +1,12 @@
 """Planner engine on CPU: dynamic batching vs max_batch_size=1 at 1, 8 and 32 clients; grammar on vs off.
 
-Usage: python bench/planner_batching.py [--model DIR] [--quick] [--requests N] [--max-new-tokens N]
-Without --model a random GLM-4 (4 layers, 256 wide; --quick: 2 x 64) with our own tokenizer is built.
-Each client sends requests one after another (closed loop). The last line of stdout is a JSON summary.
+Usage: python bench/planner_batching.py [--model DIR] [--dtype fp32|int8|bf16] [--quick] [--requests N]
+                                       [--max-new-tokens N] [--json-schema] [--threads N]
+Without --model a random GLM-4 (4 layers, 256 wide; --quick: 2 x 64) with our own tokenizer is built; with it,
+a planner checkpoint (e.g. var/planner-tiny from `autoglm planner train-tiny`) is used. Requests are constrained by
+the per-request plan grammar the local planner uses (`--json-schema`: by the plan's JSON schema instead).
+Each client sends requests one after another (closed loop). Grammars and prompt prefixes of the benchmark's homes
+are warmed up first, as a running server has them. The last line of stdout is a JSON summary.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import random
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,7 @@ from cloud.fleet import DOMAIN_ACTIONS, Device  # noqa: E402
 from cloud.planner.batch import BatchRunner  # noqa: E402
 from cloud.planner.catalogue import describe  # noqa: E402
 from cloud.planner.engine import PlannerEngine  # noqa: E402
+from cloud.planner.plan_grammar import plan_grammar  # noqa: E402
 from cloud.planner.prompt import render_prompt  # noqa: E402
 from cloud.planner.random_model import random_checkpoint  # noqa: E402
 from cloud.planner.runner import ModelRunner  # noqa: E402
@@ -53,21 +60,31 @@ def homes(count: int, rng: random.Random) -> list[list[Device]]:
     return out
 
 
-def workload(count: int, seed: int = 0) -> list[tuple[str, dict[str, Any]]]:
-    """(prompt, schema) pairs over a handful of homes."""
+@dataclass(frozen=True)
+class Item:
+    """One request: its prompt and the two ways to constrain it."""
+
+    prompt: str
+    schema: dict[str, Any]
+    grammar: str
+
+
+def workload(count: int, seed: int = 0) -> list[Item]:
+    """Requests over a handful of homes."""
     rng = random.Random(seed)
     houses = homes(6, rng)
+    grammars = [plan_grammar(devices) for devices in houses]
     items = []
     for i in range(count):
         devices = houses[i % len(houses)]
         text = rng.choice(REQUESTS).format(a=rng.choice(AREAS))
-        items.append((render_prompt(text, "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en",
-                                    describe(devices)), plan_schema(devices)))
+        prompt = render_prompt(text, "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en", describe(devices))
+        items.append(Item(prompt, plan_schema(devices), grammars[i % len(houses)]))
     return items
 
 
-async def run_clients(runner: BatchRunner, items: list[tuple[str, dict[str, Any]]], *, clients: int,
-                      max_batch_size: int, grammar: bool, max_new_tokens: int) -> dict[str, float]:
+async def run_clients(runner: BatchRunner, items: list[Item], *, clients: int, max_batch_size: int, grammar: bool,
+                      max_new_tokens: int, json_schema: bool = False) -> dict[str, float]:
     """Throughput and latency of `clients` closed-loop clients sharing `items`."""
     policy = BatchPolicy(max_batch_size=max_batch_size, max_queue=1024)
     engine = PlannerEngine(lambda: runner, policy=policy, request_timeout_s=3600, max_new_tokens=max_new_tokens)
@@ -78,9 +95,14 @@ async def run_clients(runner: BatchRunner, items: list[tuple[str, dict[str, Any]
     async def client() -> None:
         nonlocal tokens
         while queue:
-            prompt, schema = queue.pop()
+            item = queue.pop()
             started = time.perf_counter()
-            result = await engine.generate(prompt, schema if grammar else None)
+            if not grammar:
+                result = await engine.generate(item.prompt, None)
+            elif json_schema:
+                result = await engine.generate(item.prompt, item.schema)
+            else:
+                result = await engine.generate(item.prompt, None, grammar=item.grammar)
             latencies.append(time.perf_counter() - started)
             tokens += result.tokens
 
@@ -96,7 +118,7 @@ async def run_clients(runner: BatchRunner, items: list[tuple[str, dict[str, Any]
 
 def build_model(out: Path, quick: bool) -> Path:
     """A random GLM-4 whose tokenizer is trained on the benchmark's own prompts."""
-    texts = [prompt for prompt, _ in workload(200, seed=1)]
+    texts = [item.prompt for item in workload(200, seed=1)]
     if quick:
         return random_checkpoint(out, texts, vocab_size=1024, layers=2, hidden=64, ffn=128)
     return random_checkpoint(out, texts, vocab_size=4096, layers=4, hidden=256, ffn=1024)
@@ -109,31 +131,35 @@ def main() -> None:
     parser.add_argument("--requests", type=int, help="requests per measurement (default 64; quick 8)")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default 160; quick 48")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--dtype", choices=("fp32", "int8", "bf16"), default="fp32", help="weights (default fp32)")
+    parser.add_argument("--json-schema", action="store_true", help="constrain by the JSON schema, not the grammar")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     count = args.requests or (8 if args.quick else 64)
     max_new = args.max_new_tokens or (48 if args.quick else 160)
     with tempfile.TemporaryDirectory(prefix="planner-bench-") as tmp:
         model_dir = args.model or build_model(Path(tmp) / "model", args.quick)
-        runner = ModelRunner.load(model_dir, dtype="fp32", device="cpu")
+        runner = ModelRunner.load(model_dir, dtype=args.dtype, device="cpu")
         items = workload(count)
-        asyncio.run(run_clients(runner, items[:2], clients=1, max_batch_size=1, grammar=True,
-                                max_new_tokens=max_new))  # warm-up: compile grammars, fault in weights
+        mode = {"json_schema": args.json_schema, "max_new_tokens": max_new}
+        # Warm-up, one request per home: compiles its grammar, caches its prompt prefix, faults in the weights.
+        asyncio.run(run_clients(runner, workload(6, seed=2), clients=6, max_batch_size=1, grammar=True, **mode))
         rows: dict[str, dict[str, float]] = {}
         for clients in (1, 8, 32):
             for name, size in (("batched", 32), ("unbatched", 1)):
                 row = asyncio.run(run_clients(runner, items, clients=clients, max_batch_size=size, grammar=True,
-                                              max_new_tokens=max_new))
+                                              **mode))
                 rows[f"{name}_{clients}"] = row
                 print(f"{name:9s} clients={clients:2d} {row}", flush=True)
         for grammar in (True, False):
-            row = asyncio.run(run_clients(runner, items, clients=8, max_batch_size=32, grammar=grammar,
-                                          max_new_tokens=max_new))
+            row = asyncio.run(run_clients(runner, items, clients=8, max_batch_size=32, grammar=grammar, **mode))
             rows[f"grammar_{'on' if grammar else 'off'}_8"] = row
             print(f"grammar={'on ' if grammar else 'off'} clients= 8 {row}", flush=True)
     summary = {
         "model": str(args.model) if args.model else ("random-glm4-2x64" if args.quick else "random-glm4-4x256"),
         "requests": count, "max_new_tokens": max_new, "threads": args.threads, "cpu": platform.processor(),
+        "dtype": args.dtype, "constraint": "json_schema" if args.json_schema else "plan_grammar",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "batching_speedup_1": round(rows["batched_1"]["requests_per_s"] / rows["unbatched_1"]["requests_per_s"], 3),
         "batching_speedup_8": round(rows["batched_8"]["requests_per_s"] / rows["unbatched_8"]["requests_per_s"], 3),
         "batching_speedup_32": round(rows["batched_32"]["requests_per_s"] / rows["unbatched_32"]["requests_per_s"],

@@ -86,7 +86,7 @@ def measure(model: torch.nn.Module, forward: Callable[..., Any], vocab: int, ban
         rate = decode_rate(forward, vocab, batch, args.prompt_len, args.steps, device)
         bound = batch * bandwidth / read
         out[f"batch_{batch}"] = {"tokens_per_s": round(rate, 2), "bound_tokens_per_s": round(bound, 2),
-                                 "fraction_of_bound": round(rate / bound, 4)}
+                                 "fraction_of_bound": round(rate / bound, 6)}
         print(f"batch {batch:2d}: {rate:10.1f} tok/s, bound {bound:10.1f}, fraction {rate / bound:.3f}", flush=True)
     return out
 

@@ -131,18 +131,30 @@ def _describe_arg(name: str, schema: dict[str, Any], required: bool) -> str:
     return f"{name}{mark}"
 
 
+def _describe_tool(tool: ToolSpec) -> str:
+    props: dict[str, Any] = tool.args["properties"]
+    required = set(tool.args["required"])
+    # A device action's device_id is implied by the device listed under its domain.
+    args = [_describe_arg(name, schema, name in required) for name, schema in props.items()
+            if not (tool.domain and name == "device_id")]
+    name = tool.name.split(".", 1)[1] if tool.domain else tool.name
+    return f"{name}({', '.join(args)})" if args else name
+
+
 def describe(devices: Sequence[Device]) -> str:
-    """A compact listing of devices (id, name, area, domain) and tools, for prompts."""
-    lines = ["devices:"]
+    """A compact listing for prompts: per domain its actions, then its devices (id | name | area); generic tools last.
+
+    Short on purpose (prompt length is most of a batch's attention cost): outputs are implied (a state's "value"
+    and "attributes"; a condition's "value") and device actions take the device's id as `device_id`.
+    """
+    by_domain: dict[str, list[Device]] = {}
     for device in sorted(devices, key=lambda d: d.device_id):
-        lines.append(f"- {device.device_id} | {device.name} | {device.area or '-'} | {device.domain}")
-    lines.append("tools:")
-    for tool in tools_for(devices):
-        props: dict[str, Any] = tool.args["properties"]
-        required = set(tool.args["required"])
-        args = ", ".join(_describe_arg(name, schema, name in required) for name, schema in props.items())
-        outputs = output_fields(tool.name)
-        shown = "value, attributes" if outputs is None else ", ".join(sorted(outputs))
-        result = f" -> {shown}" if shown else ""
-        lines.append(f"- {tool.name}({args}){result}")
+        by_domain.setdefault(device.domain, []).append(device)
+    tools = tools_for(devices)
+    lines = []
+    for domain in sorted(by_domain):
+        actions = [_describe_tool(tool) for tool in tools if tool.domain == domain]
+        lines.append(f"{domain}: {'; '.join(actions) or 'get_state only'}")
+        lines += [f"- {device.device_id} | {device.name} | {device.area or '-'}" for device in by_domain[domain]]
+    lines.append("tools: " + "; ".join(_describe_tool(tool) for tool in tools if tool.domain is None))
     return "\n".join(lines)

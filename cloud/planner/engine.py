@@ -135,7 +135,7 @@ class PlannerEngine:
 
     async def generate(self, prompt: str, schema: dict[str, Any] | None, *, grammar: str | None = None,
                        timeout_s: float | None = None, max_new_tokens: int | None = None) -> GenerationResult:
-        """Complete `prompt` (constrained to `schema` or an EBNF `grammar` when given) within `timeout_s` s of queueing."""
+        """Complete `prompt` (constrained by `schema` or an EBNF `grammar` if given) within `timeout_s` of queueing."""
         if self._loop_task is None:
             raise PlannerUnavailableError("planner engine not started")
         await self._ensure_loaded()

@@ -22,9 +22,11 @@ from cloud.fleet import Device
 from cloud.planner.catalogue import ToolSpec, output_fields, tools_for
 from shared.plan import MAX_STEPS, REFERENCE
 
-#: Steps a locally decoded plan may have: enough for every request the planner is trained on, short enough that a
-#: random model's worst case stays cheap. Validation still allows MAX_STEPS for plans from elsewhere.
+#: Fewest steps a locally decoded plan may have; homes with more devices get more (see `steps_for`), so that a scene
+#: over every device fits. Validation still allows MAX_STEPS for plans from elsewhere.
 DEFAULT_MAX_STEPS: Final = 8
+#: Steps beyond one per device (get_state, condition, wait, notify around the actions).
+EXTRA_STEPS: Final = 4
 #: Characters of a free string: no quote, backslash, "$" (references), control characters or lone surrogates.
 _FREE_CHAR: Final = r'[^"\\$\x00-\x1f\uD800-\uDFFF]'
 #: An unbounded JSON number in the schema becomes a plain decimal with at most 6 + 3 digits.
@@ -182,8 +184,17 @@ def _head(tool: ToolSpec) -> str:
     return literal(json.dumps(tool.name) + ',"args":')
 
 
-def plan_grammar(devices: Sequence[Device], *, max_steps: int = DEFAULT_MAX_STEPS) -> str:
-    """EBNF whose sentences are plans over `devices` that validate (ids, after, references, args, devices)."""
+def steps_for(devices: Sequence[Device]) -> int:
+    """The step bound of a request's grammar: one per device and a few more, DEFAULT_MAX_STEPS..MAX_STEPS."""
+    return min(MAX_STEPS, max(DEFAULT_MAX_STEPS, len(devices) + EXTRA_STEPS))
+
+
+def plan_grammar(devices: Sequence[Device], *, max_steps: int | None = None) -> str:
+    """EBNF whose sentences are plans over `devices` that validate (ids, after, references, args, devices).
+
+    At most `max_steps` steps (default `steps_for(devices)`).
+    """
+    max_steps = steps_for(devices) if max_steps is None else max_steps
     if not 1 <= max_steps <= MAX_STEPS:
         raise ValueError(f"max_steps must be 1..{MAX_STEPS}, got {max_steps}")
     tools: list[ToolSpec] = tools_for(devices)

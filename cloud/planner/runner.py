@@ -142,6 +142,7 @@ class ModelRunner:
         self.closer = Closer(tokenizer, info)
         self.prefixes = PrefixCache(prefix_cache_bytes)
         self._windows: dict[tuple[str | None, str | None], int] = {}
+        self.closing_rows = 0  # rows that reached their budget window and were closed by the closing rule
         self.gqa_attention = use_gqa_attention(model)
         self._forward: Callable[..., Any] = model.forward
 
@@ -200,8 +201,8 @@ class ModelRunner:
             if not keep:
                 break
             if len(slab) - len(keep) >= max(1, len(slab) // 8):  # compact: copying beats computing dead rows
+                cache.keep_rows(keep)
                 index = torch.tensor(keep, device=self.device)
-                cache.keep_rows(index)
                 valid, positions = valid[index], positions[index]
                 slab = [slab[j] for j in keep]
             column = cache.get_seq_length()
@@ -274,6 +275,7 @@ class ModelRunner:
             return token
         if row.path is None:
             row.path = self.closer.path(row.matcher)
+            self.closing_rows += 1
             if row.path is None or len(row.path) > left:
                 log.warning("no closing path fits the budget; the output may be cut off",
                             extra={"left": left, "path": None if row.path is None else len(row.path)})

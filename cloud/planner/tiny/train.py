@@ -63,7 +63,9 @@ PROFILES: Final[dict[str, Profile]] = {
     "ci": Profile(name="ci", steps=120, batch_size=8, lr=3e-3, test_examples=48, heldout_examples=48,
                   vocab_size=1500, tokenizer_examples=1500, layers=2, hidden=128, intermediate=384),
     # The shipped model: a few minutes on 2 idle cores.
-    "full": Profile(name="full", steps=900, batch_size=8, lr=3e-3, test_examples=300, heldout_examples=300),
+    # (Two threads on idle cores; on shared cores pass threads=1: OpenMP threads spin against other jobs.)
+    "full": Profile(name="full", steps=900, batch_size=8, lr=3e-3, test_examples=300, heldout_examples=300,
+                    threads=2),
 }
 
 

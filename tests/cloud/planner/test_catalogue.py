@@ -77,12 +77,21 @@ def test_device_action_names() -> None:
     assert output_fields("light.turn_on") is None
 
 
-def test_describe_lists_devices_and_tools() -> None:
+def test_describe_lists_devices_under_their_domains_actions_and_the_generic_tools() -> None:
     text = describe(home_devices())
-    assert "- climate.bedroom | 卧室空调 | 卧室 | climate" in text
-    assert "- vacuum.robot | Robot vacuum | - | vacuum" in text
-    assert "- climate.set_temperature(device_id, temperature: 5-35)" in text
-    assert "- light.turn_on(device_id, brightness_pct?: 0-100, color_name?: white|" in text
-    assert "- get_state(device_id) -> value, attributes" in text
-    assert "- condition(left, op: eq|ne|gt|ge|lt|le, right) -> value" in text
+    lines = text.splitlines()
+    climate = lines.index("climate: set_temperature(temperature: 5-35); turn_on; turn_off; "
+                          "set_hvac_mode(hvac_mode: off|heat|cool|auto|heat_cool|dry|fan_only)")
+    assert lines[climate + 1] == "- climate.bedroom | 卧室空调 | 卧室"
+    assert "- vacuum.robot | Robot vacuum | -" in lines
+    assert any(line.startswith("light: turn_on(brightness_pct?: 0-100, color_name?: white|") for line in lines)
+    assert "sensor: get_state only" in lines
+    assert lines[-1] == ("tools: get_state(device_id); wait(seconds: 0-86400); notify(message); "
+                         "condition(left, op: eq|ne|gt|ge|lt|le, right)")
     assert describe(list(reversed(home_devices()))) == text  # order of the registry does not matter
+    assert len(text) < 1500  # about half the one-tool-a-line listing: the prompt is most of the attention cost
+
+
+def test_describe_without_devices_lists_the_generic_tools_only() -> None:
+    assert describe([]) == ("tools: wait(seconds: 0-86400); notify(message); "
+                            "condition(left, op: eq|ne|gt|ge|lt|le, right)")

@@ -115,3 +115,13 @@ def test_int8_load_works_on_cpu(checkpoint: Path) -> None:
 def test_a_directory_without_a_checkpoint_is_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"no config\.json"):
         load_model(tmp_path)
+
+
+def test_a_cached_prompt_prefix_gives_the_same_output_as_a_cold_run(checkpoint: Path) -> None:
+    runner = ModelRunner.load(checkpoint, dtype="fp32", device="cpu")
+    request = GenerationRequest(prompts()[2], json.dumps(SMALL_SCHEMA), 64)
+    cold = runner.generate([request])[0]
+    assert (runner.prefixes.misses, len(runner.prefixes)) == (1, 1)
+    warm = runner.generate([GenerationRequest(prompts()[5], None, 8), request])  # same devices: same prefix
+    assert runner.prefixes.hits == 2 and len(runner.prefixes) == 1
+    assert warm[1].text == cold.text and warm[1].tokens == cold.tokens
