@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloud.bus import BusSettings
 from shared.errors import ConfigError
+from shared.mapping import deep_merge
 
 #: The env var DESIGN.md §1 names: load the planner model on first use.
 LAZY_LOAD_ENV = "OPEN_AUTOGLM_LAZY_LOAD"
@@ -68,16 +69,6 @@ class _Env(BaseSettings):
     cloud: dict[str, Any] = Field(default_factory=dict)
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_cloud_settings(path: Path | None = None, **overrides: Any) -> CloudSettings:
     """Settings from an optional TOML file ([cloud] and [planner] tables), then the environment, then overrides."""
     file_values: dict[str, Any] = {}
@@ -88,19 +79,19 @@ def load_cloud_settings(path: Path | None = None, **overrides: Any) -> CloudSett
             raise ConfigError(f"cannot read settings file {path}: {exc}") from None
         file_values = dict(doc.get("cloud", {}))
         if isinstance(doc.get("planner"), dict):
-            file_values["planner"] = _deep_merge(doc["planner"], file_values.get("planner", {}))
+            file_values["planner"] = deep_merge(doc["planner"], file_values.get("planner", {}))
     planner_override = overrides.pop("planner", {})
     if isinstance(planner_override, PlannerSettings):
         planner_override = planner_override.model_dump(exclude_unset=True)
     try:
         env_planner = PlannerSettings().model_dump(exclude_unset=True)
         # Init values win over the environment inside PlannerSettings, so merge file < env < overrides here.
-        planner = PlannerSettings(**_deep_merge(_deep_merge(file_values.pop("planner", {}), env_planner),
+        planner = PlannerSettings(**deep_merge(deep_merge(file_values.pop("planner", {}), env_planner),
                                                 planner_override))
     except ValidationError as exc:
         raise ConfigError(_first_error("planner", exc)) from None
     try:
-        merged = _deep_merge(_deep_merge(file_values, _Env().cloud), overrides)
+        merged = deep_merge(deep_merge(file_values, _Env().cloud), overrides)
         return CloudSettings.model_validate({**merged, "planner": planner})
     except ValidationError as exc:
         raise ConfigError(_first_error("cloud", exc)) from None

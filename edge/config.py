@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
+from shared.mapping import deep_merge
 from shared.topics import check_segment
 
 #: The model shipped with the edge package (built by `autoglm intent train`).
@@ -84,16 +85,6 @@ class Settings(BaseSettings):
     edge: EdgeSettings = EdgeSettings()
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_settings(path: Path | None = None, **overrides: Any) -> EdgeSettings:
     """Settings from an optional TOML file (its [edge] table), then the environment, then overrides."""
     file_values: dict[str, Any] = {}
@@ -104,7 +95,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> EdgeSettings:
             raise ConfigError(f"cannot read settings file {path}: {exc}") from None
     try:
         env = Settings().edge.model_dump(exclude_unset=True)
-        merged = _deep_merge(_deep_merge(file_values, env), overrides)
+        merged = deep_merge(deep_merge(file_values, env), overrides)
         return EdgeSettings.model_validate(merged)
     except ValidationError as exc:
         first = exc.errors()[0]
