@@ -123,10 +123,10 @@ async def running_demo(port: int, workdir: Path, *, cloud_port: int | None = Non
             if cloud_port is None:
                 yield Demo(home, edge, port)
             else:
-                from autoglm.demo.cloud import DEFAULT_PLANNER_DIR, running_cloud
+                from autoglm.demo.cloud import running_cloud
 
                 async with running_cloud(mqtt_port=port, http_port=cloud_port, workdir=workdir / "cloud",
-                                         edge_id=EDGE_ID, planner_dir=planner_dir or DEFAULT_PLANNER_DIR) as cloud:
+                                         edge_id=EDGE_ID, planner_dir=planner_dir) as cloud:
                     yield Demo(home, edge, port, cloud)
         finally:
             runner.cancel()

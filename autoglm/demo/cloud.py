@@ -20,7 +20,7 @@ from shared.errors import AutoGLMError, TransportError
 
 log = logging.getLogger(__name__)
 
-#: Where the demo keeps (and on first run trains) its planner.
+#: Where the demo trains a planner when neither a trained nor a shipped one exists.
 DEFAULT_PLANNER_DIR = Path("var/planner-tiny")
 SITE = "home"
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -90,16 +90,19 @@ def ensure_planner(planner_dir: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def running_cloud(*, mqtt_port: int, http_port: int, workdir: Path, edge_id: str,
-                        planner_dir: Path = DEFAULT_PLANNER_DIR) -> AsyncIterator[DemoCloud]:
+                        planner_dir: Path | None = None) -> AsyncIterator[DemoCloud]:
     """Start the cloud API (planner loaded, twin sync on the demo broker); stop it on exit."""
     import uvicorn
 
     from cloud.app import create_app
     from cloud.metrics import CloudMetrics
     from cloud.mqtt_link import open_mqtt_link
-    from cloud.planner.backend import open_planner
+    from cloud.planner.backend import default_model_dir, open_planner
     from cloud.settings import CloudSettings, PlannerSettings
 
+    if planner_dir is None and (default_model_dir() / "manifest.json").is_file():
+        planner_dir = default_model_dir()
+    planner_dir = planner_dir or DEFAULT_PLANNER_DIR
     await asyncio.to_thread(ensure_planner, planner_dir)
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     settings = CloudSettings(host="127.0.0.1", port=http_port, db_path=workdir / "cloud.db",

@@ -17,13 +17,20 @@ from cloud.planner.scheduler import BatchPolicy
 from cloud.settings import PlannerSettings
 from shared.errors import ConfigError
 
-#: Where `autoglm planner train-tiny` writes the tiny planner; used when no model_dir is set.
-DEFAULT_MODEL_DIR: Final = Path("var/planner-tiny")
+#: The tiny planner shipped with the package (trained by `autoglm planner train-tiny`, no downloads).
+SHIPPED_MODEL_DIR: Final = Path(__file__).resolve().parents[1] / "models" / "planner-tiny"
+#: Where `autoglm planner train-tiny` writes by default; preferred over the shipped one when present.
+TRAINED_MODEL_DIR: Final = Path("var/planner-tiny")
+
+
+def default_model_dir() -> Path:
+    """The planner used when no model_dir is set: a locally trained one, else the shipped one."""
+    return TRAINED_MODEL_DIR if (TRAINED_MODEL_DIR / "manifest.json").is_file() else SHIPPED_MODEL_DIR
 
 
 def local_engine(settings: PlannerSettings, *, registry: CollectorRegistry | None = None) -> PlannerEngine:
     """An engine over the local checkpoint (loaded at start, or on first use when lazy)."""
-    model_dir = settings.model_dir or DEFAULT_MODEL_DIR
+    model_dir = settings.model_dir or default_model_dir()
 
     def load() -> BatchRunner:
         from cloud.planner.runner import ModelRunner  # torch loads with the model, not with the app
@@ -53,4 +60,4 @@ async def open_planner(settings: PlannerSettings, *,
         return
     engine = local_engine(settings, registry=registry)
     async with engine:
-        yield LocalPlanner(engine, model_name=(settings.model_dir or DEFAULT_MODEL_DIR).name)
+        yield LocalPlanner(engine, model_name=(settings.model_dir or default_model_dir()).name)
