@@ -218,10 +218,12 @@ def demo(
     script: Annotated[Path | None, typer.Option(help="Run the commands in FILE and exit (non-zero on a miss).")] = None,
     port: Annotated[int, typer.Option(help="Port for the embedded broker.")] = 18830,
     workdir: Annotated[Path | None, typer.Option(help="Where the edge keeps its database.")] = None,
-    cloud: Annotated[bool, typer.Option(help="Also run the cloud API with the tiny GLM planner (trained on the "
-                                              "first run).")] = True,
+    cloud: Annotated[bool, typer.Option(help="Also run the cloud API (twin sync, plans with the tiny GLM "
+                                              "planner when one exists).")] = True,
     cloud_port: Annotated[int, typer.Option(help="Port for the cloud API.")] = 18080,
-    planner: Annotated[Path | None, typer.Option(help="Tiny planner directory (default var/planner-tiny).")] = None,
+    planner: Annotated[Path | None, typer.Option(help="Tiny planner directory (default: var/planner-tiny, else "
+                                                      "the shipped one).")] = None,
+    train_planner: Annotated[bool, typer.Option(help="Train the tiny planner first when none exists.")] = False,
     log_level: LogOpt = "warning",
 ) -> None:
     """Embedded broker + simulated home + edge + cloud (API, twin sync, planner), with a prompt or a script."""
@@ -230,7 +232,7 @@ def demo(
     setup_logging(log_level)
     try:
         ok = asyncio.run(run_demo(script=script, port=port, workdir=workdir, cloud_port=cloud_port if cloud else None,
-                                  planner_dir=planner))
+                                  planner_dir=planner, train_planner=train_planner))
     except KeyboardInterrupt:
         ok = True
     except (AutoGLMError, OSError) as exc:

@@ -108,7 +108,7 @@ class Demo:
 
 @contextlib.asynccontextmanager
 async def running_demo(port: int, workdir: Path, *, cloud_port: int | None = None,
-                       planner_dir: Path | None = None) -> AsyncIterator[Demo]:
+                       planner_dir: Path | None = None, train_planner: bool = False) -> AsyncIterator[Demo]:
     """Start broker, simulated home, edge and (with `cloud_port`) the cloud; stop them in reverse order."""
     async with embedded_broker("127.0.0.1", port):
         home = SimulatedHome("127.0.0.1", port, sensor_interval=5.0)
@@ -126,7 +126,8 @@ async def running_demo(port: int, workdir: Path, *, cloud_port: int | None = Non
                 from autoglm.demo.cloud import running_cloud
 
                 async with running_cloud(mqtt_port=port, http_port=cloud_port, workdir=workdir / "cloud",
-                                         edge_id=EDGE_ID, planner_dir=planner_dir) as cloud:
+                                         edge_id=EDGE_ID, planner_dir=planner_dir,
+                                         train_planner=train_planner) as cloud:
                     yield Demo(home, edge, port, cloud)
         finally:
             runner.cancel()
@@ -230,12 +231,13 @@ async def interactive(demo: Demo) -> None:
 
 
 async def run_demo(*, script: Path | None, port: int, workdir: Path | None, cloud_port: int | None = None,
-                   planner_dir: Path | None = None) -> bool:
+                   planner_dir: Path | None = None, train_planner: bool = False) -> bool:
     """Run the demo; True when every scripted expectation held."""
     started = time.perf_counter()
     steps = parse_script(await asyncio.to_thread(script.read_text, encoding="utf-8")) if script else None
     with tempfile.TemporaryDirectory(prefix="autoglm-demo-") as tmp:
-        async with running_demo(port, workdir or Path(tmp), cloud_port=cloud_port, planner_dir=planner_dir) as demo:
+        async with running_demo(port, workdir or Path(tmp), cloud_port=cloud_port, planner_dir=planner_dir,
+                                train_planner=train_planner) as demo:
             ready = time.perf_counter() - started
             print(f"demo ready in {ready:.1f} s: broker 127.0.0.1:{port}, {len(demo.edge.registry)} devices, "
                   f"edge http :{demo.edge.http_port}")

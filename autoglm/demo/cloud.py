@@ -78,19 +78,23 @@ def _error(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
-def ensure_planner(planner_dir: Path) -> None:
-    """Train the tiny planner (with a progress bar) unless `planner_dir` already holds one."""
+def ensure_planner(planner_dir: Path, *, train: bool) -> None:
+    """Train the tiny planner (with a progress bar) when `train` and `planner_dir` holds none yet."""
     if (planner_dir / "manifest.json").is_file():
+        return
+    if not train:
+        print(f"no tiny planner in {planner_dir}: the cloud runs without a planner (plans answer 503); train one "
+              "with `autoglm planner train-tiny` or `autoglm demo --train-planner`", flush=True)
         return
     from cloud.planner.tiny.train import PROFILES, train_tiny
 
-    print(f"first run: training the tiny GLM planner into {planner_dir} (a few minutes on 2 cores)", flush=True)
+    print(f"training the tiny GLM planner into {planner_dir} (progress below)", flush=True)
     train_tiny(planner_dir, profile=PROFILES["full"], progress=True)
 
 
 @contextlib.asynccontextmanager
 async def running_cloud(*, mqtt_port: int, http_port: int, workdir: Path, edge_id: str,
-                        planner_dir: Path | None = None) -> AsyncIterator[DemoCloud]:
+                        planner_dir: Path | None = None, train_planner: bool = False) -> AsyncIterator[DemoCloud]:
     """Start the cloud API (planner loaded, twin sync on the demo broker); stop it on exit."""
     import uvicorn
 
@@ -103,7 +107,7 @@ async def running_cloud(*, mqtt_port: int, http_port: int, workdir: Path, edge_i
     if planner_dir is None and (default_model_dir() / "manifest.json").is_file():
         planner_dir = default_model_dir()
     planner_dir = planner_dir or DEFAULT_PLANNER_DIR
-    await asyncio.to_thread(ensure_planner, planner_dir)
+    await asyncio.to_thread(ensure_planner, planner_dir, train=train_planner)
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     settings = CloudSettings(host="127.0.0.1", port=http_port, db_path=workdir / "cloud.db",
                              planner=PlannerSettings(model_dir=planner_dir, lazy_load=False),
