@@ -16,10 +16,11 @@ from transformers import PreTrainedTokenizerFast
 
 from cloud.planner.prompt import ASSISTANT, EOS, PAD, SPECIAL_TOKENS, SYSTEM, USER
 
-#: A catalogue line ("\n- light.turn_on(device_id, ...) -> value"), a tool name, a word, a run of Han characters,
-#: one digit, a newline, or a run of anything else (punctuation, spaces, underscores).
-PIECES = (r"\n- [a-z_]+(?:\.[a-z_]+)?\([^\n]*|[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*|[A-Za-z]+|\p{Han}+|\d|\n"
-          r"|[^A-Za-z\d\p{Han}\n]+")
+#: A catalogue line ("\nlight: turn_on(brightness_pct?: 0-100, ...); turn_off", "tools: ..."; or the older
+#: "\n- light.turn_on(device_id, ...)"), a tool name, a word, a run of Han characters, one digit, a newline, or a
+#: run of anything else (punctuation, spaces, underscores).
+PIECES = (r"\n?[a-z_]+: [^\n]*|\n- [a-z_]+(?:\.[a-z_]+)?\([^\n]*|[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*"
+          r"|[A-Za-z]+|\p{Han}+|\d|\n|[^A-Za-z\d\p{Han}\n]+")
 
 
 def train_tokenizer(texts: Iterable[str], *, vocab_size: int) -> PreTrainedTokenizerFast:
