@@ -88,6 +88,7 @@ class MqttBus:
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
+        self.unsubscribed = 0  # messages on topics no filter of ours matches (some brokers send them anyway)
         self.reconnects = 0
 
     @property
@@ -127,6 +128,9 @@ class MqttBus:
                     self._set_connected(True)
                     log.info("cloud mqtt connected", extra={"host": self._settings.host, "port": self._settings.port})
                     async for message in client.messages:
+                        if not any(message.topic.matches(f) for f in self._subscriptions):
+                            self.unsubscribed += 1  # the embedded amqtt broker delivers beyond the filters
+                            continue
                         await self._inbox.put(BusMessage(str(message.topic), _payload(message.payload),
                                                          message.qos, bool(message.retain)))
             except aiomqtt.MqttError as exc:

@@ -35,6 +35,7 @@ class MqttLink:
     """What the API needs from the MQTT side."""
 
     bus: MqttBus
+    store: Store  # also the audit sink
     sync: TwinSync
     commander: MqttEdgeCommander
     notifier: AuditNotifier
@@ -42,10 +43,7 @@ class MqttLink:
 
     def executor(self) -> Executor:
         """A plan executor over the edges' command/twin path."""
-        return Executor(self.commander, self._audit(), self.notifier, step_timeout_s=self.step_timeout_s)
-
-    def _audit(self) -> Store:
-        return self.notifier._store  # the store is the audit sink
+        return Executor(self.commander, self.store, self.notifier, step_timeout_s=self.step_timeout_s)
 
 
 @contextlib.asynccontextmanager
@@ -61,7 +59,7 @@ async def open_mqtt_link(settings: BusSettings, store: Store, *, step_timeout_s:
         await bus.start(connect_timeout_s)
         task = asyncio.create_task(sync.run(), name="twin-sync")
         log.info("twin sync running", extra={"broker": f"{settings.host}:{settings.port}"})
-        yield MqttLink(bus, sync, commander, AuditNotifier(store), step_timeout_s)
+        yield MqttLink(bus, store, sync, commander, AuditNotifier(store), step_timeout_s)
     finally:
         if task is not None:
             task.cancel()

@@ -21,7 +21,7 @@ from shared.codec import decode, encode, validate
 from shared.envelope import Envelope, new_id, utcnow
 from shared.errors import AutoGLMError, ContractError, NotFoundError, TransportError
 from shared.sync import ApplyResult, DeviceCommand, DeviceInfo, EdgeStatus, FullTwin, SyncType
-from shared.topics import ROOT, EdgeChannel, edge_filter, edge_topic, parse_edge_topic
+from shared.topics import EdgeChannel, edge_filter, edge_topic, parse_edge_topic
 from shared.twin import TwinDelta, TwinValue
 
 log = logging.getLogger(__name__)
@@ -150,10 +150,6 @@ class TwinSync:
 
     async def handle(self, message: BusMessage) -> None:
         """Handle one message; a bad one is counted and logged, never fatal."""
-        if not message.topic.startswith(f"{ROOT}/edges/"):
-            # Not ours: some brokers (the embedded amqtt) deliver beyond the subscribed filters.
-            self.stats["outside_topics"] += 1
-            return
         try:
             topic = parse_edge_topic(message.topic)
             if topic.channel is EdgeChannel.STATUS:

@@ -125,6 +125,19 @@ def broker(tmp_path: Path) -> Iterator[BrokerInfo]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread() -> Iterator[None]:
+    """Tiny models run fastest on one torch thread, and two OpenMP threads crawl when the cores are shared.
+
+    Modules use it with `pytestmark = pytest.mark.usefixtures("torch_one_thread")`."""
+    import torch  # only the modules that ask for it pay for torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for note in _FALLBACK_NOTES:
         terminalreporter.write_line(f"NOTE: {note}", yellow=True)

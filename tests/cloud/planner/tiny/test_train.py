@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,13 +39,7 @@ MICRO = Profile(name="micro", steps=8, batch_size=4, lr=3e-3, test_examples=4, h
                 tokenizer_examples=200, layers=1, hidden=32, heads=2, kv_heads=1, intermediate=64, warmup=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Other jobs share the 2 cores; one thread avoids OpenMP spinning against them."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
