@@ -46,6 +46,7 @@ def train_tiny(
     profile: Annotated[str, typer.Option("--profile", help="full (the demo's planner) or ci (small, fast)")] = "full",
     seed: Annotated[int, typer.Option("--seed", help="seed of data, tokenizer and weights")] = 0,
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: the profile's)")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="optimiser steps (default: the profile's)")] = None,
 ) -> None:
     """Train the tiny GLM planner on generated en/zh requests; prints its accuracy figures as JSON on the last line."""
     from dataclasses import replace
@@ -58,7 +59,14 @@ def train_tiny(
     if threads is not None and threads < 1:
         typer.secho("error: --threads must be at least 1", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
-    chosen = PROFILES[profile] if threads is None else replace(PROFILES[profile], threads=threads)
+    if steps is not None and steps < 1:
+        typer.secho("error: --steps must be at least 1", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    chosen = PROFILES[profile]
+    if threads is not None:
+        chosen = replace(chosen, threads=threads)
+    if steps is not None:
+        chosen = replace(chosen, steps=steps)
     typer.echo(f"training the tiny planner ({profile} profile, seed {seed}) into {out} ...", err=True)
     from cloud.planner.tiny.train import train_tiny as run
 

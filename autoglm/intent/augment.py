@@ -77,6 +77,7 @@ class Rates:
     reorder: float = 0.15
     keep_case: float = 0.08  # English only: "Turn on the lights?" as HA's tests write it
     keep_punct: float = 0.1
+    schedule: float = 0.05  # commands only: "at one pm today ...", "... when i get home"
 
 
 def kind_of(text: str, language: str) -> Kind:
@@ -103,6 +104,13 @@ def augment(pieces: list[Piece], language: str, kind: Kind, rng: random.Random,
         moved = _front_area(out)
         changed |= moved is not out
         out = moved
+    if kind == "command" and rng.random() < rates.schedule:
+        when = schedule_phrase(language, rng)
+        if language == "en" and rng.random() < 0.5:
+            out.append(Piece(" " + when))
+        else:
+            out.insert(0, Piece(when + (" " if language == "en" else rng.choice(("", "，")))))
+        changed = True
     if rng.random() < (rates.prefix if kind != "chat" else rates.prefix / 3) and not _has_prefix(out, language):
         out.insert(0, Piece(rng.choice(PREFIX[(language, kind)]) + " "))
         changed = True
@@ -186,3 +194,32 @@ def _typo(pieces: list[Piece], rng: random.Random) -> tuple[list[Piece], bool]:
     out = list(pieces)
     out[i] = Piece(text[:m.start()] + new + text[m.end():], None)
     return out, new != word
+
+
+_HOURS_EN = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_HOURS_ZH = ("一", "两", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")
+
+
+def schedule_phrase(language: str, rng: random.Random) -> str:
+    """A time or an event a command is tied to ("at ten to eleven am daily", "when i get home", "明天早上七点").
+
+    The label stays the command's: recognising "start the vacuum" is the model's job; the time travels in the text
+    for the cloud, which schedules.
+    """
+    if language != "en":
+        day = rng.choice(("", "", "今天", "明天", "每天", "今晚", "周末", "工作日"))
+        part = rng.choice(("", "早上", "上午", "中午", "下午", "晚上", "凌晨"))
+        clock = rng.choice(_HOURS_ZH) + "点" + rng.choice(("", "", "半", "十分", "一刻", "整"))
+        return rng.choice((day + part + clock, day + part + clock, rng.choice(("十分钟后", "半小时后", "一个小时后",
+                           "五分钟以后", "等我到家", "等我回家的时候", "我出门以后", "天黑以后", "日落的时候", "每天"))))
+    hour = rng.choice(_HOURS_EN) if rng.random() < 0.7 else str(rng.randint(1, 12))
+    clock = rng.choice((hour, hour, f"{hour} thirty", f"{hour} fifteen", f"{hour} o'clock", f"half past {hour}",
+                        f"quarter past {hour}", f"ten to {hour}", f"quarter to {hour}", "noon", "midnight"))
+    clock += rng.choice(("", "", " am", " pm", " a m", " p m", " in the morning", " in the evening", " tonight"))
+    day = rng.choice(("", "", "", " today", " tomorrow", " daily", " every day", " on weekdays", " every morning",
+                      " on monday", " on saturday"))
+    event = rng.choice(("when i arrive home", "when i get home", "when i leave", "when i wake up",
+                        "before i get home", "at sunset", "at sunrise", "in ten minutes", "in an hour",
+                        "in half an hour", "in five minutes", "every morning", "every night", "daily", "tonight",
+                        "tomorrow morning", "after dinner"))
+    return rng.choice((f"at {clock}{day}", f"at {clock}{day}", f"by {clock}{day}", f"around {clock}{day}", event))
