@@ -14,6 +14,7 @@ from edge.intents import IntentHandlers, Plan, display
 from edge.model_stage import ModelStage
 from edge.registry import Registry
 from edge.replies import Refusal, action_phrase, render
+from edge.schedule import schedule_of, without
 from edge.template_stage import IntentMatch, TemplateStage
 from shared.decision import Decision, DecisionSource, DeviceAction, Outcome, Utterance
 
@@ -65,6 +66,9 @@ class Pipeline:
             return Decision(**base, outcome=outcome, reply=reply, latency_ms=latency, stages_ms=stages,
                             **fields)
 
+        when = schedule_of(text, language)
+        if when is not None:  # match the command itself; what to do at that time is decided below
+            text = without(text, when, language)
         t = time.perf_counter()
         area = self._registry.area_key(utterance.area) if utterance.area else None
         match: IntentMatch | None = await asyncio.to_thread(self._template.match, text, language, area)
@@ -90,6 +94,8 @@ class Pipeline:
             reply = plan.answer if plan.answer is not None else render(language, plan.answer_key or "",
                                                                         **plan.answer_params)
             return finish(Outcome.ANSWERED, reply, **common)
+        if when is not None:  # the edge has no scheduler: doing it now would be wrong
+            return finish(Outcome.DEFERRED, render(language, "deferred", when=when), when=when, **common)
         summary = _summary(language, plan)
         if plan.sensitive and not utterance.confirmed:
             return finish(Outcome.NEEDS_CONFIRMATION, render(language, "needs_confirmation", summary=summary),

@@ -17,6 +17,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unsupported": {"en": "{name} cannot {action}.", "zh-cn": "{name}不支持{action}。"},
     "not_local": {"en": "I understood '{intent}', but the edge does not handle it locally yet.",
                   "zh-cn": "我听懂了（{intent}），但本地网关暂时不能处理。"},
+    "deferred": {"en": "That is for '{when}', and this gateway cannot schedule: nothing was changed now.",
+                 "zh-cn": "这是“{when}”要做的事，网关本地不能定时执行，现在没有做任何操作。"},
     "not_understood": {"en": "Sorry, I did not understand '{text}'.", "zh-cn": "抱歉，我没听懂“{text}”。"},
     "needs_confirmation": {"en": "Please confirm first: {summary} is a sensitive action.",
                            "zh-cn": "请先确认：{summary}是敏感操作。"},

@@ -37,6 +37,7 @@ class Outcome(StrEnum):
     UNSUPPORTED = "unsupported"
     NEEDS_CONFIRMATION = "needs_confirmation"
     NOT_UNDERSTOOD = "not_understood"
+    DEFERRED = "deferred"  # understood, but tied to a time or an event: for the cloud planner, not done now
     ERROR = "error"
 
 
@@ -87,6 +88,7 @@ class Decision(BaseModel):
     model_version: str | None = None
     intent: str | None = None
     slots: dict[str, Any] = Field(default_factory=dict)
+    when: str | None = None  # the words tying the request to a time or an event ("at one pm today")
     actions: list[DeviceAction] = Field(default_factory=list)
     outcome: Outcome
     reply: str

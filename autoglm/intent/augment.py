@@ -210,8 +210,9 @@ def schedule_phrase(language: str, rng: random.Random) -> str:
         day = rng.choice(("", "", "今天", "明天", "每天", "今晚", "周末", "工作日"))
         part = rng.choice(("", "早上", "上午", "中午", "下午", "晚上", "凌晨"))
         clock = rng.choice(_HOURS_ZH) + "点" + rng.choice(("", "", "半", "十分", "一刻", "整"))
-        return rng.choice((day + part + clock, day + part + clock, rng.choice(("十分钟后", "半小时后", "一个小时后",
-                           "五分钟以后", "等我到家", "等我回家的时候", "我出门以后", "天黑以后", "日落的时候", "每天"))))
+        events = ("十分钟后", "半小时后", "一个小时后", "五分钟以后", "等我到家", "等我回家的时候", "我出门以后",
+                  "天黑以后", "日落的时候", "每天")
+        return rng.choice((day + part + clock, day + part + clock, rng.choice(events)))
     hour = rng.choice(_HOURS_EN) if rng.random() < 0.7 else str(rng.randint(1, 12))
     clock = rng.choice((hour, hour, f"{hour} thirty", f"{hour} fifteen", f"{hour} o'clock", f"half past {hour}",
                         f"quarter past {hour}", f"ten to {hour}", f"quarter to {hour}", "noon", "midnight"))

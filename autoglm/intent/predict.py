@@ -11,6 +11,7 @@ from edge.config import DEFAULT_MODEL_DIR
 from edge.model_stage import ModelStage
 from edge.pipeline import detect_language, normalize_text
 from edge.registry import AREA_TRANSLATIONS, Registry
+from edge.schedule import schedule_of, without
 from edge.template_stage import IntentMatch, TemplateStage
 from shared.errors import ModelError
 from shared.intent import OUT_OF_SCOPE
@@ -30,11 +31,12 @@ class Result:
     confidence: float | None
     stage: str
     latency_ms: float
+    when: str | None = None  # the words tying it to a time or an event: the edge defers it to the cloud
 
     def as_json(self) -> dict[str, Any]:
         """The output line of `autoglm intent predict`."""
         return {"text": self.text, "intent": self.intent, "slots": self.slots, "confidence": self.confidence,
-                "stage": self.stage, "latency_ms": round(self.latency_ms, 3)}
+                "stage": self.stage, "when": self.when, "latency_ms": round(self.latency_ms, 3)}
 
 
 class Predictor:
@@ -54,6 +56,9 @@ class Predictor:
         start = time.perf_counter()
         lang = (language or detect_language(text)).lower()
         clean = normalize_text(text)
+        when = schedule_of(clean, lang)
+        if when is not None:  # as the edge does: the stages read the command without its time
+            clean = without(clean, when, lang)
         match: IntentMatch | None = None
         stage = "none"
         if self.template is not None:
@@ -66,7 +71,7 @@ class Predictor:
         latency = (time.perf_counter() - start) * 1000
         if match is None:
             return Result(text, OUT_OF_SCOPE, {}, None, stage, latency)
-        return Result(text, match.intent, _reported_slots(match), match.confidence, stage, latency)
+        return Result(text, match.intent, _reported_slots(match), match.confidence, stage, latency, when)
 
 
 def _reported_slots(match: IntentMatch) -> dict[str, Any]:

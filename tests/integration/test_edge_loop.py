@@ -236,6 +236,16 @@ async def test_model_stage_handles_what_templates_do_not(running: Running) -> No
     assert running.home.state("bedroom_light")["brightness"] < round(0.8 * 255)
 
 
+async def test_command_for_later_is_deferred_and_changes_nothing(running: Running) -> None:
+    await running.say("turn off the kitchen lights")
+    decision = await running.say("turn on the kitchen lights at seven pm")
+    assert decision.outcome == "deferred", decision.reply
+    assert decision.intent == "HassTurnOn" and decision.when == "at seven pm"
+    assert decision.actions == []
+    assert "seven pm" in decision.reply
+    assert running.home.state("kitchen_light")["state"] == "OFF"
+
+
 async def test_edge_without_a_model_runs_degraded_and_picks_one_up(broker: BrokerInfo, tmp_path: Path) -> None:
     import shutil
 
