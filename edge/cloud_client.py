@@ -1,0 +1,185 @@
+"""The edge's client for the cloud planner: `POST /v1/plan` over HTTPS with this edge's token, behind a breaker.
+
+httpx exceptions and non-2xx answers become CloudError subclasses here and nowhere else. Answers that say the
+cloud is unwell (unreachable, timeouts, 408, 429, 5xx, an unreadable answer) count against the circuit breaker;
+refusals of this one request (401, 403, 404, 422) do not: the cloud is up and retrying cannot fix them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from types import TracebackType
+from typing import Final, Self
+
+import httpx
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+from edge.breaker import BreakerSettings, CircuitBreaker, CircuitOpenError, Clock, StateListener
+from shared.codec import decode, parse_json, validate
+from shared.errors import AutoGLMError, ConfigError, PayloadError, TransportError
+from shared.plan import PlanRequest, PlanResponse
+
+PLAN_PATH: Final = "/v1/plan"
+#: The cloud's trace header (cloud.api.deps.TRACE_HEADER; the edge may not import the cloud).
+TRACE_HEADER: Final = "X-Trace-ID"
+#: Statuses that say the cloud is busy or broken rather than that this request is wrong.
+_RETRYABLE: Final = frozenset({408, 429})
+_HINTS: Final = {401: " (check this edge's token, edge.cloud.token)",
+                 403: " (the token must be this edge's own edge credential)"}
+
+
+class CloudSettings(BaseModel):
+    """The cloud planner this edge falls back to; no url means no cloud (degraded replies only)."""
+
+    url: str | None = Field(default=None, description="base URL, e.g. https://cloud.example.com; None: no cloud")
+    token: SecretStr | None = Field(default=None, description="this edge's credential: "
+                                    "autoglm cloud token create --role edge --edge EDGE_ID")
+    timeout_s: float = Field(default=0.8, gt=0, description="deadline of one plan request, connect to parsed "
+                             "answer; used instead of breaker.call_timeout_s")
+    breaker: BreakerSettings = BreakerSettings()
+
+    @model_validator(mode="after")
+    def _url_needs_token(self) -> Self:
+        if self.url is not None:
+            if not self.url.startswith(("http://", "https://")):
+                raise ValueError(f"url must start with https:// or http://, got {self.url!r}")
+            if self.token is None:
+                raise ValueError("a cloud url needs a token: autoglm cloud token create --role edge --edge EDGE_ID")
+        return self
+
+
+class CloudError(AutoGLMError):
+    """The cloud planner gave no usable plan; the edge answers with a degraded reply."""
+
+    code = "cloud_error"
+
+
+class CloudUnreachableError(CloudError, TransportError):
+    """No connection to the cloud (DNS, refused, reset, TLS)."""
+
+    code = "cloud_unreachable"
+
+
+class CloudTimeoutError(CloudError, TransportError):
+    """The cloud did not answer within the deadline."""
+
+    code = "cloud_timeout"
+
+
+class CloudUnavailableError(CloudError, TransportError):
+    """The breaker is open after repeated failures: the cloud was not asked."""
+
+    code = "cloud_unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class CloudBadResponseError(CloudError):
+    """A 2xx answer that is not a valid plan response."""
+
+    code = "cloud_bad_response"
+
+
+class CloudRejectedError(CloudError):
+    """A non-2xx answer; `status` and the server's error `server_code` (None when the body had none)."""
+
+    code = "cloud_rejected"
+
+    def __init__(self, status: int, *, server_code: str | None, message: str,
+                 retry_after_s: float | None = None) -> None:
+        self.status = status
+        self.server_code = server_code
+        self.retry_after_s = retry_after_s
+        code = f" {server_code}" if server_code else ""
+        super().__init__(f"the cloud refused the plan request: HTTP {status}{code}: {message}{_HINTS.get(status, '')}")
+
+    @property
+    def retryable(self) -> bool:
+        """True when the cloud is busy or broken (408, 429, 5xx), not this request wrong."""
+        return self.status in _RETRYABLE or self.status >= 500
+
+
+def counts_against_cloud(exc: BaseException) -> bool:
+    """Whether a failed plan call says the cloud is unwell (the breaker's failure predicate)."""
+    return not isinstance(exc, CloudRejectedError) or exc.retryable
+
+
+class CloudClient:
+    """Asks the cloud planner for plans on behalf of one edge; build one per daemon, close it on shutdown."""
+
+    def __init__(self, settings: CloudSettings, edge_id: str, *, transport: httpx.AsyncBaseTransport | None = None,
+                 clock: Clock = time.monotonic, on_state_change: StateListener | None = None) -> None:
+        if settings.url is None or settings.token is None:
+            raise ConfigError("no cloud configured (edge.cloud.url): build a CloudClient only when there is one")
+        self._url = settings.url
+        self._edge_id = edge_id
+        self._timeout_s = settings.timeout_s
+        self.breaker = CircuitBreaker(settings.breaker, name="cloud", clock=clock, on_state_change=on_state_change,
+                                      is_failure=counts_against_cloud)
+        self._http = httpx.AsyncClient(
+            base_url=settings.url, transport=transport, timeout=settings.timeout_s,
+            headers={"Authorization": f"Bearer {settings.token.get_secret_value()}", "Accept": "application/json"})
+
+    async def plan(self, text: str, *, language: str = "en", trace_id: str | None = None) -> PlanResponse:
+        """A plan for `text` from the cloud; raises CloudError subclasses (never httpx's), PayloadError on bad input."""
+        body = validate(PlanRequest, {"text": text, "edge_id": self._edge_id, "language": language})
+        headers = {TRACE_HEADER: trace_id} if trace_id else {}
+        try:
+            return await self.breaker.call(lambda: self._post(body, headers), timeout_s=self._timeout_s)
+        except CircuitOpenError as exc:
+            raise CloudUnavailableError(str(exc), retry_after_s=exc.retry_after_s) from None
+        except TimeoutError:
+            raise CloudTimeoutError(f"the cloud did not answer within {self._timeout_s}s") from None
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def _post(self, body: PlanRequest, headers: dict[str, str]) -> PlanResponse:
+        try:
+            response = await self._http.post(PLAN_PATH, json=body.model_dump(mode="json"), headers=headers)
+        except httpx.TimeoutException as exc:
+            raise CloudTimeoutError(f"the cloud did not answer within {self._timeout_s}s ({type(exc).__name__})"
+                                    ) from None
+        except httpx.TransportError as exc:
+            raise CloudUnreachableError(f"cannot reach the cloud at {self._url}: {type(exc).__name__}: {exc}"
+                                        ) from None
+        except httpx.HTTPError as exc:  # decoding errors, redirect loops: an answer, but not a usable one
+            raise CloudBadResponseError(f"unusable answer from the cloud: {type(exc).__name__}: {exc}") from None
+        if not response.is_success:
+            raise _rejected(response)
+        try:
+            return decode(PlanResponse, response.content)
+        except PayloadError as exc:
+            raise CloudBadResponseError(f"the cloud's plan answer is not a valid PlanResponse: {exc}") from None
+
+
+def _rejected(response: httpx.Response) -> CloudRejectedError:
+    """The error for a non-2xx answer, reading the cloud's `{"error": {"code", "message"}}` body when it has one."""
+    server_code, message = None, response.reason_phrase or "no reason given"
+    try:
+        error = parse_json(response.content).get("error")
+    except (PayloadError, AttributeError):  # not JSON (a proxy's HTML page), or JSON that is not an object
+        error = None
+    if isinstance(error, dict):
+        server_code = error["code"] if isinstance(error.get("code"), str) else None
+        message = error["message"] if isinstance(error.get("message"), str) else message
+    retry_after: float | None = None
+    try:
+        retry_after = float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        pass  # absent, or an HTTP date: the breaker's own wait applies
+    if retry_after is not None and not 0 <= retry_after < math.inf:
+        retry_after = None
+    return CloudRejectedError(response.status_code, server_code=server_code, message=message,
+                              retry_after_s=retry_after)
