@@ -2,7 +2,7 @@
 
 A token reads `agh_<id>_<secret>`; only sha256(secret) is stored and compared in constant time.
 Roles: admin (everything), operator (fleet read/write, commands, plans), viewer (read fleet and plans),
-auditor (audit log only), edge (one edge's own credential: its plans, devices and heartbeat).
+auditor (audit log only), edge (one edge's own credential: its devices, heartbeat, and the plans it asks for and runs).
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
                               _P.PLANS_CREATE, _P.PLANS_READ, _P.PLANS_RUN, _P.PLANS_CANCEL}),
     Role.VIEWER: frozenset({_P.EDGES_READ, _P.DEVICES_READ, _P.PLANS_READ}),
     Role.AUDITOR: frozenset({_P.AUDIT_READ}),
-    Role.EDGE: frozenset({_P.EDGES_READ, _P.EDGES_HEARTBEAT, _P.DEVICES_READ, _P.PLANS_CREATE, _P.PLANS_READ}),
+    # An edge plans and runs what it cannot do locally, on its own devices only (Principal.sees_edge).
+    Role.EDGE: frozenset({_P.EDGES_READ, _P.EDGES_HEARTBEAT, _P.DEVICES_READ, _P.PLANS_CREATE, _P.PLANS_READ,
+                          _P.PLANS_RUN}),
 }
 
 

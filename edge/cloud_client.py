@@ -8,9 +8,10 @@ refusals of this one request (401, 403, 404, 422) do not: the cloud is up and re
 from __future__ import annotations
 
 import math
+import re
 import time
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -18,9 +19,18 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from edge.breaker import BreakerSettings, CircuitBreaker, CircuitOpenError, Clock, StateListener
 from shared.codec import decode, parse_json, validate
 from shared.errors import AutoGLMError, ConfigError, PayloadError, TransportError
-from shared.plan import PlanRequest, PlanResponse
+from shared.plan import PlanRequest, PlanResponse, PlanStatus
 
 PLAN_PATH: Final = "/v1/plan"
+RUN_PATH: Final = "/v1/plans/{plan_id}/run"
+M = TypeVar("M", bound=BaseModel)
+_PLAN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+class _RunAnswer(BaseModel):
+    """The part of the cloud's plan detail the edge reads after `run`."""
+
+    status: PlanStatus
 #: The cloud's trace header (cloud.api.deps.TRACE_HEADER; the edge may not import the cloud).
 TRACE_HEADER: Final = "X-Trace-ID"
 #: Statuses that say the cloud is busy or broken rather than that this request is wrong.
@@ -94,7 +104,7 @@ class CloudRejectedError(CloudError):
         self.server_code = server_code
         self.retry_after_s = retry_after_s
         code = f" {server_code}" if server_code else ""
-        super().__init__(f"the cloud refused the plan request: HTTP {status}{code}: {message}{_HINTS.get(status, '')}")
+        super().__init__(f"the cloud refused the request: HTTP {status}{code}: {message}{_HINTS.get(status, '')}")
 
     @property
     def retryable(self) -> bool:
@@ -126,9 +136,19 @@ class CloudClient:
     async def plan(self, text: str, *, language: str = "en", trace_id: str | None = None) -> PlanResponse:
         """A plan for `text` from the cloud; raises CloudError subclasses (never httpx's), PayloadError on bad input."""
         body = validate(PlanRequest, {"text": text, "edge_id": self._edge_id, "language": language})
+        return await self._guarded(PLAN_PATH, body.model_dump(mode="json"), PlanResponse, trace_id)
+
+    async def run(self, plan_id: str, *, confirm: bool = False, trace_id: str | None = None) -> PlanStatus:
+        """Ask the cloud to run a plan it proposed (its executor sends the device commands back to this edge)."""
+        if not _PLAN_ID.match(plan_id):
+            raise PayloadError(f"not a plan id: {plan_id!r}")
+        run = await self._guarded(RUN_PATH.format(plan_id=plan_id), {"confirm": confirm}, _RunAnswer, trace_id)
+        return run.status
+
+    async def _guarded(self, path: str, body: dict[str, object], model: type[M], trace_id: str | None) -> M:
         headers = {TRACE_HEADER: trace_id} if trace_id else {}
         try:
-            return await self.breaker.call(lambda: self._post(body, headers), timeout_s=self._timeout_s)
+            return await self.breaker.call(lambda: self._post(path, body, model, headers), timeout_s=self._timeout_s)
         except CircuitOpenError as exc:
             raise CloudUnavailableError(str(exc), retry_after_s=exc.retry_after_s) from None
         except TimeoutError:
@@ -145,9 +165,9 @@ class CloudClient:
                         tb: TracebackType | None) -> None:
         await self.aclose()
 
-    async def _post(self, body: PlanRequest, headers: dict[str, str]) -> PlanResponse:
+    async def _post(self, path: str, body: dict[str, object], model: type[M], headers: dict[str, str]) -> M:
         try:
-            response = await self._http.post(PLAN_PATH, json=body.model_dump(mode="json"), headers=headers)
+            response = await self._http.post(path, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise CloudTimeoutError(f"the cloud did not answer within {self._timeout_s}s ({type(exc).__name__})"
                                     ) from None
@@ -159,9 +179,9 @@ class CloudClient:
         if not response.is_success:
             raise _rejected(response)
         try:
-            return decode(PlanResponse, response.content)
+            return decode(model, response.content)
         except PayloadError as exc:
-            raise CloudBadResponseError(f"the cloud's plan answer is not a valid PlanResponse: {exc}") from None
+            raise CloudBadResponseError(f"the cloud's answer is not a valid {model.__name__}: {exc}") from None
 
 
 def _rejected(response: httpx.Response) -> CloudRejectedError:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.cloud_client import CloudSettings
 from shared.errors import ConfigError
 from shared.mapping import deep_merge
 from shared.topics import check_segment
@@ -62,6 +63,8 @@ class EdgeSettings(BaseModel):
     name_aliases: dict[str, list[str]] = Field(
         default_factory=dict, description="extra spoken names per device unique_id"
     )
+    cloud: CloudSettings = Field(default_factory=CloudSettings,
+                                 description="the cloud planner for what the edge cannot do; no url: local only")
 
     def model_post_init(self, context: Any, /) -> None:
         check_segment(self.edge_id, "edge id")

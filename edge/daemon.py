@@ -10,9 +10,12 @@ from typing import Any
 
 import uvicorn
 
+from edge.breaker import BreakerState
+from edge.cloud_client import CloudClient
 from edge.config import EdgeSettings
 from edge.entity import Entity
 from edge.executor import Executor
+from edge.fallback import Fallback
 from edge.http import create_app
 from edge.intents import IntentHandlers
 from edge.metrics import EdgeMetrics
@@ -33,6 +36,9 @@ from shared.payloads import DeviceErrorEvent
 from shared.topics import EdgeChannel, discovery_filters, edge_topic, parse_discovery_topic
 
 log = logging.getLogger(__name__)
+
+#: Event type published on the edge's events channel when the cloud breaker changes state.
+BREAKER_EVENT = "edge.cloud_breaker"
 
 
 class EdgeDaemon:
@@ -55,8 +61,12 @@ class EdgeDaemon:
                                  slow_timeout_s=max(settings.confirm_timeout_s, 30.0))
         self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
         self.uplink = Uplink(settings.edge_id, self.bus, self.registry, self.twins, self.store, self.executor)
+        self.cloud: CloudClient | None = None
+        if settings.cloud.url is not None:
+            self.cloud = CloudClient(settings.cloud, settings.edge_id, on_state_change=self._on_breaker)
+        self._on_breaker(BreakerState.CLOSED, BreakerState.CLOSED)
         self.pipeline = Pipeline(settings.edge_id, self.registry, self.template, self.handlers, self.executor,
-                                 self.model)
+                                 self.model, Fallback(self.cloud) if self.cloud is not None else None)
         self._utterance_topic = edge_topic(settings.edge_id, EdgeChannel.UTTERANCES)
         self._decision_topic = edge_topic(settings.edge_id, EdgeChannel.DECISIONS)
         self._subscribed: set[str] = set()
@@ -107,6 +117,8 @@ class EdgeDaemon:
         if self._http is not None:
             self._http.should_exit = True
         await self.uplink.stop()
+        if self.cloud is not None:
+            await self.cloud.aclose()
         await self.bus.stop()
         await self.store.close()
 
@@ -147,6 +159,14 @@ class EdgeDaemon:
         return [{"device_id": e.device_id, "name": e.name, "domain": e.domain, "area": e.area,
                  "available": e.available, "state": self.twins.values(e.device_id)}
                 for e in self.registry.entities()]
+
+    def _on_breaker(self, old: BreakerState, new: BreakerState) -> None:
+        for state in BreakerState:
+            self.metrics.cloud_breaker.labels(state.value).set(1 if state is new else 0)
+        if old is not new:
+            log.warning("cloud circuit breaker %s -> %s", old.value, new.value,
+                        extra={"event": "cloud_breaker", "from": old.value, "to": new.value})
+            self._spawn(self.uplink.event(BREAKER_EVENT, {"from": old.value, "to": new.value}))
 
     def _on_connection(self, connected: bool) -> None:
         self.metrics.mqtt_connected.set(1 if connected else 0)

@@ -30,5 +30,7 @@ class EdgeMetrics:
                                        registry=r)
         self.mqtt_connected = Gauge("autoglm_edge_mqtt_connected", "1 while connected to the local broker",
                                     registry=r)
+        self.cloud_breaker = Gauge("autoglm_edge_cloud_breaker_state",
+                                   "Cloud fallback circuit breaker: 1 for the current state", ["state"], registry=r)
         self.mqtt_reconnects = Counter("autoglm_edge_mqtt_reconnects", "Connections lost to the local broker",
                                        registry=r)

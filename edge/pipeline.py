@@ -1,4 +1,4 @@
-"""The edge's decision pipeline: normalise -> template stage -> intent handlers -> policy -> execute."""
+"""The edge's decision pipeline: normalise -> template -> model -> intent handlers -> execute, else the cloud."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import unicodedata
 
 from edge.entity import Command, Entity
 from edge.executor import Executor
+from edge.fallback import Fallback
 from edge.intents import IntentHandlers, Plan, display
 from edge.model_stage import ModelStage
 from edge.registry import Registry
@@ -44,13 +45,14 @@ class Pipeline:
     """Turns an utterance into a decision record; each stage says "not mine" by returning None."""
 
     def __init__(self, edge_id: str, registry: Registry, template: TemplateStage, handlers: IntentHandlers,
-                 executor: Executor, model: ModelStage | None = None) -> None:
+                 executor: Executor, model: ModelStage | None = None, fallback: Fallback | None = None) -> None:
         self._edge_id = edge_id
         self._registry = registry
         self._template = template
         self._model = model
         self._handlers = handlers
         self._executor = executor
+        self._fallback = fallback
 
     async def handle(self, utterance: Utterance) -> Decision:
         """Decide and act; never raises for a bad request, only reports it in the decision."""
@@ -66,6 +68,19 @@ class Pipeline:
             return Decision(**base, outcome=outcome, reply=reply, latency_ms=latency, stages_ms=stages,
                             **fields)
 
+        async def cloud_or(outcome: Outcome, reply: str, **fields: object) -> Decision:
+            """The cloud's answer when there is a cloud, else the local one."""
+            if self._fallback is None:
+                return finish(outcome, reply, **fields)
+            t = time.perf_counter()
+            answer = await self._fallback.ask(utterance.text, language, utterance.trace_id,
+                                              confirmed=utterance.confirmed)
+            stages["cloud"] = round((time.perf_counter() - t) * 1000, 3)
+            fields.update(source=answer.source, plan_id=answer.plan_id)
+            if answer.model is not None:
+                fields["model_version"] = answer.model
+            return finish(answer.outcome, answer.reply, **fields)
+
         when = schedule_of(text, language)
         if when is not None:  # match the command itself; what to do at that time is decided below
             text = without(text, when, language)
@@ -80,22 +95,24 @@ class Pipeline:
             stages["model"] = round((time.perf_counter() - t) * 1000, 3)
             source = DecisionSource.MODEL
         if match is None:
-            return finish(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text))
+            return await cloud_or(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text))
         common = {"source": source, "intent": match.intent, "slots": _jsonable(match.slots),
                   "model_version": match.model_version}
         try:
             plan = self._handlers.plan(match)
         except Refusal as refusal:
+            if refusal.key == "not_local":  # understood, but only the cloud can do it
+                return await cloud_or(Outcome(refusal.outcome), refusal.reply(language), **common)
             return finish(Outcome(refusal.outcome), refusal.reply(language), **common)
         if source is DecisionSource.MODEL and self._model is not None and not self._model.confident_for(plan, match):
-            return finish(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text),
-                          **common)
+            return await cloud_or(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text),
+                                  **common)
         if plan.answer is not None or plan.answer_key is not None:
             reply = plan.answer if plan.answer is not None else render(language, plan.answer_key or "",
                                                                         **plan.answer_params)
             return finish(Outcome.ANSWERED, reply, **common)
         if when is not None:  # the edge has no scheduler: doing it now would be wrong
-            return finish(Outcome.DEFERRED, render(language, "deferred", when=when), when=when, **common)
+            return await cloud_or(Outcome.DEFERRED, render(language, "deferred", when=when), when=when, **common)
         summary = _summary(language, plan)
         if plan.sensitive and not utterance.confirmed:
             return finish(Outcome.NEEDS_CONFIRMATION, render(language, "needs_confirmation", summary=summary),

@@ -198,6 +198,13 @@ class Uplink:
                      extra={"trace_id": trace_id, "device_id": device_id, "outcome": result.outcome})
             await self._result(result, trace_id)
 
+    async def event(self, kind: str, payload: dict[str, Any], trace_id: str | None = None) -> None:
+        """Publish an event of this edge (QoS 1); lost only when the bus is down, like any uplink message."""
+        topic = edge_topic(self._edge_id, EdgeChannel.EVENTS)
+        envelope = Envelope(source=self._source, type=kind, payload=payload,
+                            **({"trace_id": trace_id} if trace_id else {}))
+        await self._guard(self._bus.publish(topic, encode(envelope), qos=1))
+
     async def _result(self, result: ApplyResult, trace_id: str) -> None:
         topic = edge_topic(self._edge_id, EdgeChannel.EVENTS)
         await self._guard(self._send(topic, SyncType.APPLIED, result.model_dump(mode="json"), trace_id))

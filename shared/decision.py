@@ -38,6 +38,8 @@ class Outcome(StrEnum):
     NEEDS_CONFIRMATION = "needs_confirmation"
     NOT_UNDERSTOOD = "not_understood"
     DEFERRED = "deferred"  # understood, but tied to a time or an event: for the cloud planner, not done now
+    PLANNED = "planned"  # handed to the cloud planner, whose plan is running (device results follow as events)
+    CLOUD_UNAVAILABLE = "cloud_unavailable"  # needed the cloud, which is unreachable, slow or overloaded
     ERROR = "error"
 
 
@@ -89,6 +91,7 @@ class Decision(BaseModel):
     intent: str | None = None
     slots: dict[str, Any] = Field(default_factory=dict)
     when: str | None = None  # the words tying the request to a time or an event ("at one pm today")
+    plan_id: str | None = None  # the cloud plan that answers it (source `cloud`)
     actions: list[DeviceAction] = Field(default_factory=list)
     outcome: Outcome
     reply: str

@@ -56,7 +56,7 @@ MATRIX = (
                                                                                 "edge_id": EDGE_A}),
     Endpoint("GET", "/v1/plans", statuses(200, FLEET_READERS)),
     Endpoint("GET", "/v1/plans/{plan_id}", statuses(200, FLEET_READERS)),
-    Endpoint("POST", "/v1/plans/{plan_id}/run", statuses(202, ("admin", "operator")), {"confirm": False}),
+    Endpoint("POST", "/v1/plans/{plan_id}/run", statuses(202, ("admin", "operator", "edge")), {"confirm": False}),
     Endpoint("POST", "/v1/plans/{plan_id}/cancel", statuses(200, ("admin", "operator"))),
     Endpoint("GET", "/v1/audit", statuses(200, ("admin", "auditor"))),
 )

@@ -1,0 +1,171 @@
+"""The edge's cloud fallback on real parts: broker, simulated home, edge daemon, the cloud app under uvicorn.
+
+What the edge cannot do goes to `POST /v1/plan` and is run by the cloud, whose executor sends the commands back
+through the edge; with the cloud stopped or black-holed, local commands are still served and cloud-needing
+requests get a clear answer, fast once the breaker is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from autoglm.simhome import SimulatedHome
+from cloud.app import create_app
+from cloud.auth import issue_token
+from cloud.bus import BusSettings
+from cloud.fleet import Device
+from cloud.mqtt_link import open_mqtt_link
+from cloud.settings import CloudSettings, PlannerSettings
+from cloud.sqlite_store import SqliteStore
+from edge.breaker import BreakerState
+from shared.plan import Plan, PlanRequest, PlanStep
+from tests.conftest import BrokerInfo
+from tests.integration.conftest import EDGE_ID, Running, edge_settings, start_edge, wait_for
+
+pytestmark = pytest.mark.integration
+
+#: Nothing the edge's stages understand; the test planner reads "party" as "kitchen lights on".
+CLOUD_ONLY = "throw a party in the kitchen"
+
+
+class PartyPlanner:
+    """Turns on the lights of the area named in a 'party' request; plans nothing for anything else."""
+
+    model_name = "party-planner"
+
+    async def propose(self, request: PlanRequest, devices: list[Device], *, trace_id: str) -> Plan:
+        if "party" not in request.text:
+            return Plan(steps=[])
+        lights = [d for d in devices if d.domain == "light" and d.area and d.area.lower() in request.text.lower()]
+        return Plan(steps=[PlanStep(id=f"s{i + 1}", tool="light.turn_on", args={"device_id": d.device_id})
+                           for i, d in enumerate(lights)])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serve_cloud(broker: BrokerInfo, db: Path, port: int) -> AsyncIterator[None]:
+    """The cloud app under a real uvicorn server on `port`, for the duration of the block."""
+    bus = BusSettings(host=broker.host, port=broker.port, client_id=f"cloud-{random.getrandbits(32)}",
+                      reconnect_min_s=0.05)
+    settings = CloudSettings(db_path=db, planner=PlannerSettings(lazy_load=True), mqtt=bus)
+    app = create_app(settings, store=SqliteStore(db), planner=PartyPlanner(),
+                     link_factory=lambda s: open_mqtt_link(bus, s, step_timeout_s=10.0))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_for(lambda: server.started or task.done(), what="uvicorn")
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def black_hole(port: int) -> AsyncIterator[None]:
+    """Accepts connections on `port` and never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", port)
+    try:
+        yield
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+@dataclass
+class Hybrid:
+    """Home + edge (with a cloud url) + how to start the cloud."""
+
+    running: Running
+    broker: BrokerInfo
+    db: Path
+    port: int
+
+
+@pytest.fixture
+async def hybrid(broker: BrokerInfo, tmp_path: Path) -> AsyncIterator[Hybrid]:
+    db = tmp_path / "cloud.db"
+    setup = SqliteStore(db)
+    await setup.open()
+    await setup.upsert_edge(EDGE_ID, site="home", name="test home")
+    credential = issue_token("edge", edge_id=EDGE_ID)
+    await setup.add_token(credential.record)
+    await setup.close()
+    port = free_port()
+    home = SimulatedHome(broker.host, broker.port, sensor_interval=0.5)
+    await asyncio.to_thread(home.start)
+    cloud = {"url": f"http://127.0.0.1:{port}", "token": credential.secret,
+             "breaker": {"minimum_calls": 2, "window_size": 4, "open_s": 60.0}}
+    settings = edge_settings(broker, tmp_path / "edge", cloud=cloud)
+    try:
+        async with start_edge(settings) as edge:
+            await wait_for(lambda: len(edge.registry) >= len(home.device_ids)
+                           and all(e.available for e in edge.registry.entities()), what="discovery")
+            yield Hybrid(Running(broker, home, edge, settings), broker, db, port)
+    finally:
+        await asyncio.to_thread(home.stop)
+
+
+async def test_what_the_edge_cannot_do_is_planned_and_run_by_the_cloud(hybrid: Hybrid) -> None:
+    running = hybrid.running
+    async with serve_cloud(hybrid.broker, hybrid.db, hybrid.port):
+        await running.say("turn off the kitchen lights")
+        store = SqliteStore(hybrid.db)
+        await store.open()
+        try:
+            for _ in range(200):  # the cloud learns the edge's devices over the MQTT twin sync
+                if await store.get_device("autoglm_sim_kitchen_light") is not None:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await store.close()
+        decision = await running.say(CLOUD_ONLY)
+        assert decision.outcome == "planned", decision.reply
+        assert decision.source == "cloud" and decision.plan_id
+        assert decision.model_version == "party-planner"
+        await wait_for(lambda: running.home.state("kitchen_light")["state"] == "ON", what="the planned light on")
+
+
+async def test_cloud_stopped_then_black_holed_local_commands_still_work(hybrid: Hybrid) -> None:
+    running = hybrid.running
+    breaker = running.edge.cloud.breaker if running.edge.cloud else None
+    assert breaker is not None
+    # Stopped: nothing listens on the port.
+    decision = await running.say(CLOUD_ONLY)
+    assert (decision.outcome, decision.source) == ("cloud_unavailable", "degraded"), decision
+    assert "local commands still work" in decision.reply
+    local = await running.say("turn on the kitchen lights")
+    assert local.outcome == "done" and running.home.state("kitchen_light")["state"] == "ON"
+    # Black-holed: connections are accepted and never answered; each call times out until the breaker opens.
+    async with black_hole(hybrid.port):
+        for _ in range(2):
+            decision = await running.say(CLOUD_ONLY)
+            assert decision.outcome == "cloud_unavailable", decision
+        assert breaker.state is BreakerState.OPEN
+        fast = await running.say(CLOUD_ONLY)
+        assert fast.outcome == "cloud_unavailable"
+        assert fast.stages_ms["cloud"] < 50, fast.stages_ms  # the breaker answers without calling the cloud
+        local = await running.say("turn off the kitchen lights")
+        assert local.outcome == "done" and running.home.state("kitchen_light")["state"] == "OFF"
+    value = running.edge.metrics.registry.get_sample_value("autoglm_edge_cloud_breaker_state", {"state": "open"})
+    assert value == 1.0
