@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.cloud_client import CloudSettings
+from edge.decision_cache import CacheSettings
 from shared.errors import ConfigError
 from shared.mapping import deep_merge
 from shared.topics import check_segment
@@ -63,6 +64,7 @@ class EdgeSettings(BaseModel):
     name_aliases: dict[str, list[str]] = Field(
         default_factory=dict, description="extra spoken names per device unique_id"
     )
+    cache: CacheSettings = Field(default_factory=CacheSettings, description="the decision cache (decisions.db)")
     cloud: CloudSettings = Field(default_factory=CloudSettings,
                                  description="the cloud planner for what the edge cannot do; no url: local only")
 

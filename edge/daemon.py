@@ -13,6 +13,7 @@ import uvicorn
 from edge.breaker import BreakerState
 from edge.cloud_client import CloudClient
 from edge.config import EdgeSettings
+from edge.decision_cache import DecisionCache
 from edge.entity import Entity
 from edge.executor import Executor
 from edge.fallback import Fallback
@@ -31,7 +32,7 @@ from shared.codec import decode, encode, parse_json, validate
 from shared.decision import Decision, Outcome, Utterance
 from shared.discovery import COMPONENTS, DiscoveryConfig, parse_discovery
 from shared.envelope import Envelope
-from shared.errors import AutoGLMError, PayloadError, TopicError
+from shared.errors import AutoGLMError, PayloadError, StorageError, TopicError
 from shared.payloads import DeviceErrorEvent
 from shared.topics import EdgeChannel, discovery_filters, edge_topic, parse_discovery_topic
 
@@ -61,6 +62,7 @@ class EdgeDaemon:
                                  slow_timeout_s=max(settings.confirm_timeout_s, 30.0))
         self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
         self.uplink = Uplink(settings.edge_id, self.bus, self.registry, self.twins, self.store, self.executor)
+        self.cache: DecisionCache | None = None
         self.cloud: CloudClient | None = None
         if settings.cloud.url is not None:
             self.cloud = CloudClient(settings.cloud, settings.edge_id, on_state_change=self._on_breaker)
@@ -80,6 +82,13 @@ class EdgeDaemon:
     async def start(self, connect_timeout: float | None = None) -> None:
         """Open the store, restore the registry and twins, connect, warm the matcher."""
         await self.store.open()
+        if self.settings.cache.enabled:
+            path = self.settings.data_dir / "decisions.db"
+            try:
+                self.cache = await asyncio.to_thread(DecisionCache, path, self.twins.values, self.settings.cache)
+                self.pipeline.use_cache(self.cache)
+            except StorageError as exc:  # only slower without it; the file is left for inspection
+                log.error("decision cache unusable, running without it: %s (delete %s to start afresh)", exc, path)
         for row in await self.store.devices():
             try:
                 entity = Entity.from_config(validate(DiscoveryConfig, row.config), row.discovery_topic)
@@ -120,6 +129,8 @@ class EdgeDaemon:
         if self.cloud is not None:
             await self.cloud.aclose()
         await self.bus.stop()
+        if self.cache is not None:
+            await asyncio.to_thread(self.cache.close)
         await self.store.close()
 
     def readiness(self) -> dict[str, bool]:
@@ -137,6 +148,8 @@ class EdgeDaemon:
             await asyncio.sleep(self.settings.model_poll_s)
             if await asyncio.to_thread(self.model.reload_if_changed):
                 log.info("intent model active", extra={"version": self.model.status().version})
+                if self.cache is not None:  # entries of the old model can no longer match: free their space
+                    await asyncio.to_thread(self.cache.invalidate_versions, self.pipeline.versions())
 
     async def _serve_http(self) -> None:
         app = create_app(self.metrics, self.readiness, self.describe_devices, self.degraded)

@@ -7,7 +7,9 @@ import logging
 import re
 import time
 import unicodedata
+from importlib.metadata import PackageNotFoundError, version
 
+from edge.decision_cache import CachedDecision, DecisionCache, Versions
 from edge.entity import Command, Entity
 from edge.executor import Executor
 from edge.fallback import Fallback
@@ -20,6 +22,18 @@ from edge.template_stage import IntentMatch, TemplateStage
 from shared.decision import Decision, DecisionSource, DeviceAction, Outcome, Utterance
 
 log = logging.getLogger(__name__)
+
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+#: What the template stage matches with: a new intents package can change any template decision.
+_TEMPLATES_VERSION = f"hassil-{_version('hassil')}+intents-{_version('home-assistant-intents')}"
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WAKE = re.compile(r"^(?:(?:hey|hi|ok|okay)\s+)?(?:olly|alexa|google|siri|jarvis|glm|autoglm)\b[\s,，:]*", re.I)
@@ -45,7 +59,8 @@ class Pipeline:
     """Turns an utterance into a decision record; each stage says "not mine" by returning None."""
 
     def __init__(self, edge_id: str, registry: Registry, template: TemplateStage, handlers: IntentHandlers,
-                 executor: Executor, model: ModelStage | None = None, fallback: Fallback | None = None) -> None:
+                 executor: Executor, model: ModelStage | None = None, fallback: Fallback | None = None,
+                 cache: DecisionCache | None = None) -> None:
         self._edge_id = edge_id
         self._registry = registry
         self._template = template
@@ -53,6 +68,7 @@ class Pipeline:
         self._handlers = handlers
         self._executor = executor
         self._fallback = fallback
+        self._cache = cache
 
     async def handle(self, utterance: Utterance) -> Decision:
         """Decide and act; never raises for a bad request, only reports it in the decision."""
@@ -84,11 +100,23 @@ class Pipeline:
         when = schedule_of(text, language)
         if when is not None:  # match the command itself; what to do at that time is decided below
             text = without(text, when, language)
-        t = time.perf_counter()
         area = self._registry.area_key(utterance.area) if utterance.area else None
-        match: IntentMatch | None = await asyncio.to_thread(self._template.match, text, language, area)
-        stages["template"] = round((time.perf_counter() - t) * 1000, 3)
-        source = DecisionSource.TEMPLATE
+        match: IntentMatch | None = None
+        hit: CachedDecision | None = None
+        source = DecisionSource.CACHE
+        versions = self.versions()
+        if self._cache is not None and area is None:  # a satellite's area changes what words mean: no cache
+            t = time.perf_counter()
+            hit = await asyncio.to_thread(self._cache.get, text, language, versions)
+            stages["cache"] = round((time.perf_counter() - t) * 1000, 3)
+            if hit is not None:
+                match = IntentMatch(hit.intent, dict(hit.slots), language, text, dict(hit.spoken),
+                                    confidence=hit.confidence, model_version=versions.model or None)
+        if match is None:
+            t = time.perf_counter()
+            match = await asyncio.to_thread(self._template.match, text, language, area)
+            stages["template"] = round((time.perf_counter() - t) * 1000, 3)
+            source = DecisionSource.TEMPLATE
         if match is None and self._model is not None:
             t = time.perf_counter()
             match = await asyncio.to_thread(self._model.match, text, language, area)
@@ -104,7 +132,9 @@ class Pipeline:
             if refusal.key == "not_local":  # understood, but only the cloud can do it
                 return await cloud_or(Outcome(refusal.outcome), refusal.reply(language), **common)
             return finish(Outcome(refusal.outcome), refusal.reply(language), **common)
-        if source is DecisionSource.MODEL and self._model is not None and not self._model.confident_for(plan, match):
+        decided_by = DecisionSource(hit.source) if hit is not None else source
+        model = self._model
+        if decided_by is DecisionSource.MODEL and model is not None and not model.confident_for(plan, match):
             return await cloud_or(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text),
                                   **common)
         if plan.answer is not None or plan.answer_key is not None:
@@ -117,11 +147,32 @@ class Pipeline:
         if plan.sensitive and not utterance.confirmed:
             return finish(Outcome.NEEDS_CONFIRMATION, render(language, "needs_confirmation", summary=summary),
                           **common)
+        if source is not DecisionSource.CACHE:
+            await self._remember(text, language, versions, area, source, match, plan)
         t = time.perf_counter()
         actions = await self._execute(plan, language, utterance.trace_id)
         stages["execute"] = round((time.perf_counter() - t) * 1000, 3)
         outcome, reply = _conclude(language, actions)
         return finish(outcome, reply, actions=actions, **common)
+
+    def use_cache(self, cache: DecisionCache | None) -> None:
+        """Serve repeated requests from `cache` (set once the data directory is open)."""
+        self._cache = cache
+
+    def versions(self) -> Versions:
+        """What decisions are made with right now (the decision cache's version key)."""
+        model = self._model.status().version if self._model is not None else None
+        return Versions(template=_TEMPLATES_VERSION, model=model or "", registry=self._registry.digest())
+
+    async def _remember(self, text: str, language: str, versions: Versions, area: str | None,
+                        source: DecisionSource, match: IntentMatch, plan: Plan) -> None:
+        """Cache what the stages understood (not what happened): a hit re-resolves and re-executes it."""
+        if self._cache is None or area is not None or match.unmatched or not _plain(match.slots):
+            return
+        decision = CachedDecision(intent=match.intent, slots=dict(match.slots), source=source,
+                                  spoken=dict(match.spoken), confidence=match.confidence)
+        ids = [entity.device_id for entity, _ in plan.actions]
+        await asyncio.to_thread(self._cache.put, text, language, versions, ids, decision)
 
     async def _execute(self, plan: Plan, language: str, trace_id: str) -> list[DeviceAction]:
         # Commands to different devices run in parallel; commands to one device keep their order.
@@ -179,6 +230,13 @@ def _failure(language: str, action: DeviceAction) -> str:
     if action.outcome == Outcome.REJECTED:
         return render(language, "rejected", name=action.name, reason=action.detail or "?")
     return action.detail or render(language, "error", reason=str(action.outcome))
+
+
+def _plain(slots: dict[str, object]) -> bool:
+    """Slots that survive a JSON round trip unchanged (hassil can put objects in them)."""
+    def ok(v: object) -> bool:
+        return isinstance(v, str | int | float | bool | type(None)) or (isinstance(v, list) and all(map(ok, v)))
+    return all(isinstance(k, str) and ok(v) for k, v in slots.items())
 
 
 def _jsonable(slots: dict[str, object]) -> dict[str, object]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -62,6 +64,7 @@ class Registry:
         self._by_topic: dict[str, list[tuple[Entity, Binding]]] = {}
         self._by_error_topic: dict[str, Entity] = {}
         self._by_availability: dict[str, list[Entity]] = {}
+        self._digest: str | None = None
 
     def __len__(self) -> int:
         return len(self._entities)
@@ -105,6 +108,20 @@ class Registry:
             if entity.error_topic:
                 by_error[entity.error_topic] = entity
         self._by_topic, self._by_availability, self._by_error_topic = dict(by_topic), dict(by_avail), by_error
+        self._digest = None
+
+    def digest(self) -> str:
+        """A short hash of what words resolve against (ids, domains, names, areas, aliases).
+
+        Unlike `generation`, it stays the same when devices re-announce an unchanged config (every restart), so
+        a decision cache keyed on it survives restarts and is invalidated only by real changes.
+        """
+        if self._digest is None:
+            rows = sorted((e.device_id, e.domain, e.name, e.area or "") for e in self._entities.values())
+            blob = json.dumps([rows, self._known_areas, sorted(self._area_aliases.items()),
+                               sorted(self._name_aliases.items())], ensure_ascii=False)
+            self._digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return self._digest
 
     def topics(self) -> set[str]:
         """Every topic the edge must subscribe to for state, availability and errors."""

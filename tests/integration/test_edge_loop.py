@@ -236,6 +236,20 @@ async def test_model_stage_handles_what_templates_do_not(running: Running) -> No
     assert running.home.state("bedroom_light")["brightness"] < round(0.8 * 255)
 
 
+async def test_a_repeated_request_in_the_same_state_is_served_from_the_decision_cache(running: Running) -> None:
+    first = await running.say("turn on the kitchen lights")  # made with the light off: cached under that state
+    assert (first.outcome, first.source) == ("done", "template")
+    off = await running.say("turn off the kitchen lights")
+    assert off.outcome == "done" and running.home.state("kitchen_light")["state"] == "OFF"
+    again = await running.say("Turn on the kitchen lights!")
+    assert (again.outcome, again.source) == ("done", "cache"), again
+    assert "template" not in again.stages_ms and "cache" in again.stages_ms
+    assert running.home.state("kitchen_light")["state"] == "ON"  # a hit still executes and confirms
+    assert running.edge.cache is not None and running.edge.cache.hits == 1
+    moved = await running.say("turn on the kitchen lights")  # the light is on now: another state, a miss
+    assert moved.source == "template"
+
+
 async def test_command_for_later_is_deferred_and_changes_nothing(running: Running) -> None:
     await running.say("turn off the kitchen lights")
     decision = await running.say("turn on the kitchen lights at seven pm")
