@@ -43,6 +43,15 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8081, ge=0, le=65535)
 
 
+class UplinkSettings(BaseModel):
+    """The link to the cloud: twin reports, events and commands (DESIGN.md §3)."""
+
+    mqtt: MqttSettings | None = Field(default=None, description="the cloud's broker; none: the local broker")
+    outbox: bool = Field(default=True, description="keep uplink messages in outbox.db until the broker has them")
+    outbox_max: int = Field(default=1_000_000, ge=1, description="messages kept; beyond it the oldest are dropped")
+    heartbeat_s: float = Field(default=30.0, gt=0, description="how often the retained status is refreshed")
+
+
 class EdgeSettings(BaseModel):
     """Everything one gateway needs."""
 
@@ -64,6 +73,7 @@ class EdgeSettings(BaseModel):
     name_aliases: dict[str, list[str]] = Field(
         default_factory=dict, description="extra spoken names per device unique_id"
     )
+    uplink: UplinkSettings = Field(default_factory=UplinkSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings, description="the decision cache (decisions.db)")
     cloud: CloudSettings = Field(default_factory=CloudSettings,
                                  description="the cloud planner for what the edge cannot do; no url: local only")
@@ -80,6 +90,12 @@ class EdgeSettings(BaseModel):
     def client_id(self) -> str:
         """MQTT client id; stable so the broker keeps the session across restarts."""
         return self.mqtt.client_id or f"autoglm-edge-{self.edge_id}"
+
+    @property
+    def uplink_client_id(self) -> str:
+        """The uplink connection's client id (distinct from the local one, also when both use one broker)."""
+        uplink = self.uplink.mqtt
+        return (uplink.client_id if uplink is not None and uplink.client_id else None) or f"{self.client_id}-uplink"
 
 
 class Settings(BaseSettings):

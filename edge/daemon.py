@@ -22,6 +22,7 @@ from edge.intents import IntentHandlers
 from edge.metrics import EdgeMetrics
 from edge.model_stage import ModelStage
 from edge.mqtt import Message, PahoBus
+from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.registry import Registry
 from edge.store import EdgeStore, StoredDevice
@@ -52,16 +53,21 @@ class EdgeDaemon:
         self.registry = Registry(settings.area_aliases, settings.name_aliases)
         self.twins = Twins(self.store)
         status_topic = edge_topic(settings.edge_id, EdgeChannel.STATUS)
-        self.bus = PahoBus(settings.mqtt, settings.client_id,
-                           will=(status_topic, encode({"state": "offline", "edge_id": settings.edge_id})),
-                           birth=(status_topic, encode({"state": "online", "edge_id": settings.edge_id})),
-                           on_connection_change=self._on_connection)
+        self.bus = PahoBus(settings.mqtt, settings.client_id, on_connection_change=self._on_connection)
+        # The uplink has a connection of its own (to the cloud's broker, or the local one when none is set): the
+        # last will says "offline" when the link to the cloud breaks, and a cloud broker that is down never
+        # slows the local devices.
+        self.uplink_bus = PahoBus(settings.uplink.mqtt or settings.mqtt, settings.uplink_client_id,
+                                  will=(status_topic, encode({"state": "offline", "edge_id": settings.edge_id})),
+                                  birth=(status_topic, encode({"state": "online", "edge_id": settings.edge_id})),
+                                  on_connection_change=self._on_uplink_connection)
         self.template = TemplateStage(self.registry, settings.languages)
         self.handlers = IntentHandlers(self.registry, self.twins.values)
         self.executor = Executor(self.bus, self.twins, timeout_s=settings.confirm_timeout_s,
                                  slow_timeout_s=max(settings.confirm_timeout_s, 30.0))
         self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
-        self.uplink = Uplink(settings.edge_id, self.bus, self.registry, self.twins, self.store, self.executor)
+        self.uplink = Uplink(settings.edge_id, self.uplink_bus, self.registry, self.twins, self.store, self.executor,
+                             heartbeat_s=settings.uplink.heartbeat_s)
         self.cache: DecisionCache | None = None
         self.cloud: CloudClient | None = None
         if settings.cloud.url is not None:
@@ -103,8 +109,14 @@ class EdgeDaemon:
         for topic_filter in (*discovery_filters(self.settings.discovery_prefix), self._utterance_topic):
             await self.bus.subscribe(topic_filter)
         await self._sync_subscriptions()
+        if self.settings.uplink.outbox:
+            self.uplink.outbox = await asyncio.to_thread(Outbox, self.settings.data_dir / "outbox.db",
+                                                         max_messages=self.settings.uplink.outbox_max)
+            self.metrics.outbox.set_function(self.uplink.outbox.__len__)
         await self.uplink.start()
         await self.bus.start(timeout=connect_timeout)
+        # A separate cloud broker that is down must not stop the edge from serving its home.
+        await self.uplink_bus.start(timeout=connect_timeout if self.settings.uplink.mqtt is None else None)
         await asyncio.to_thread(self.template.warm_up)
         await asyncio.to_thread(self.model.reload_if_changed)
         self._warm = True
@@ -115,7 +127,8 @@ class EdgeDaemon:
         async with asyncio.TaskGroup() as group:
             if self.settings.http.enabled:
                 group.create_task(self._serve_http())
-            group.create_task(self._route())
+            group.create_task(self._route(self.bus))
+            group.create_task(self._route(self.uplink_bus))
             group.create_task(self._watch_model())
             group.create_task(self.uplink.run())
 
@@ -128,14 +141,17 @@ class EdgeDaemon:
         await self.uplink.stop()
         if self.cloud is not None:
             await self.cloud.aclose()
+        await self.uplink_bus.stop()
         await self.bus.stop()
+        if self.uplink.outbox is not None:
+            await asyncio.to_thread(self.uplink.outbox.close)
         if self.cache is not None:
             await asyncio.to_thread(self.cache.close)
         await self.store.close()
 
     def readiness(self) -> dict[str, bool]:
         """What /readyz requires. A missing model is degraded, not unready: templates still serve."""
-        return {"mqtt": self.bus.connected, "intent_templates": self._warm}
+        return {"mqtt": self.bus.connected, "intent_templates": self._warm}  # the uplink may be down: still ready
 
     def degraded(self) -> dict[str, str]:
         """Parts running in a reduced mode, with the reason (shown by /readyz)."""
@@ -183,13 +199,16 @@ class EdgeDaemon:
 
     def _on_connection(self, connected: bool) -> None:
         self.metrics.mqtt_connected.set(1 if connected else 0)
-        self.uplink.connection_changed(connected)
         if not connected:
             self.metrics.mqtt_reconnects.inc()
 
+    def _on_uplink_connection(self, connected: bool) -> None:
+        self.metrics.uplink_connected.set(1 if connected else 0)
+        self.uplink.connection_changed(connected)
+
     # routing
-    async def _route(self) -> None:
-        async for message in self.bus.messages():
+    async def _route(self, bus: PahoBus) -> None:
+        async for message in bus.messages():
             try:
                 await self._dispatch(message)
             except (PayloadError, TopicError) as exc:

@@ -32,5 +32,8 @@ class EdgeMetrics:
                                     registry=r)
         self.cloud_breaker = Gauge("autoglm_edge_cloud_breaker_state",
                                    "Cloud fallback circuit breaker: 1 for the current state", ["state"], registry=r)
+        self.uplink_connected = Gauge("autoglm_edge_uplink_connected", "1 while the uplink to the cloud is up",
+                                      registry=r)
+        self.outbox = Gauge("autoglm_edge_outbox_messages", "Uplink messages waiting for the broker", registry=r)
         self.mqtt_reconnects = Counter("autoglm_edge_mqtt_reconnects", "Connections lost to the local broker",
                                        registry=r)

@@ -18,6 +18,7 @@ from edge.desired import desired_commands
 from edge.entity import Command, Entity, satisfied
 from edge.executor import Executor
 from edge.mqtt import Bus
+from edge.outbox import Outbox
 from edge.registry import Registry
 from edge.store import EdgeStore
 from edge.twins import Twins
@@ -39,7 +40,8 @@ class Uplink:
     """Keeps this edge's twins in step with the cloud over the bus."""
 
     def __init__(self, edge_id: str, bus: Bus, registry: Registry, twins: Twins, store: EdgeStore,
-                 executor: Executor, *, heartbeat_s: float = 30.0, seen_ids: int = 4096) -> None:
+                 executor: Executor, *, heartbeat_s: float = 30.0, seen_ids: int = 4096,
+                 outbox: Outbox | None = None) -> None:
         self._edge_id = edge_id
         self._bus = bus
         self._registry = registry
@@ -57,17 +59,40 @@ class Uplink:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats: Counter[str] = Counter()
+        self.outbox = outbox
+        self._queued = asyncio.Event()  # set when the outbox has something new or the bus came back
 
     async def start(self) -> None:
         """Subscribe to the cloud's desired channel (before the bus connects)."""
         await self._bus.subscribe(self.desired_topic)
 
     async def run(self) -> None:
-        """Publish heartbeats on the retained status topic until cancelled."""
+        """Publish heartbeats on the retained status topic and drain the outbox, until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            if self.outbox is not None:
+                group.create_task(self._drain(self.outbox))
+            while True:
+                await asyncio.sleep(self._heartbeat_s)
+                if self._bus.connected:
+                    await self._guard(self._heartbeat())
+
+    async def _drain(self, outbox: Outbox) -> None:
+        """Send queued messages in order; each leaves the outbox only after the broker's PUBACK."""
         while True:
-            await asyncio.sleep(self._heartbeat_s)
-            if self._bus.connected:
-                await self._guard(self._heartbeat())
+            await self._queued.wait()
+            self._queued.clear()
+            while self._bus.connected:
+                batch = await asyncio.to_thread(outbox.peek, 200)
+                if not batch:
+                    break
+                try:
+                    for pending in batch:
+                        await self._bus.publish(pending.topic, pending.payload, qos=1)
+                        await asyncio.to_thread(outbox.ack, pending.seq)
+                        self.stats["sent"] += 1
+                except TransportError as exc:  # the bus went away: wait for the reconnect, keep the rest queued
+                    log.info("outbox paused", extra={"queued": len(outbox), "reason": str(exc)})
+                    break
 
     async def stop(self) -> None:
         """Let in-flight desired changes finish, then say `offline` (a clean disconnect sends no last will)."""
@@ -82,6 +107,7 @@ class Uplink:
         """On every (re)connect: announce liveness, send the full reported document, ask for the desired one."""
         if connected:
             self._announced.clear()
+            self._queued.set()
             self._spawn(self._guard(self._on_connected()))
 
     async def _on_connected(self) -> None:
@@ -199,21 +225,22 @@ class Uplink:
             await self._result(result, trace_id)
 
     async def event(self, kind: str, payload: dict[str, Any], trace_id: str | None = None) -> None:
-        """Publish an event of this edge (QoS 1); lost only when the bus is down, like any uplink message."""
-        topic = edge_topic(self._edge_id, EdgeChannel.EVENTS)
-        envelope = Envelope(source=self._source, type=kind, payload=payload,
-                            **({"trace_id": trace_id} if trace_id else {}))
-        await self._guard(self._bus.publish(topic, encode(envelope), qos=1))
+        """Send an event of this edge to the cloud (through the outbox when there is one)."""
+        await self._guard(self._send(edge_topic(self._edge_id, EdgeChannel.EVENTS), kind, payload, trace_id))
 
     async def _result(self, result: ApplyResult, trace_id: str) -> None:
         topic = edge_topic(self._edge_id, EdgeChannel.EVENTS)
         await self._guard(self._send(topic, SyncType.APPLIED, result.model_dump(mode="json"), trace_id))
 
     # plumbing
-    async def _send(self, topic: str, kind: SyncType, payload: dict[str, Any], trace_id: str | None = None) -> None:
-        envelope = Envelope(source=self._source, type=kind.value, payload=payload,
+    async def _send(self, topic: str, kind: str, payload: dict[str, Any], trace_id: str | None = None) -> None:
+        envelope = Envelope(source=self._source, type=str(kind), payload=payload,
                             **({"trace_id": trace_id} if trace_id else {}))
-        await self._bus.publish(topic, encode(envelope), qos=1)
+        if self.outbox is None:
+            await self._bus.publish(topic, encode(envelope), qos=1)
+            return
+        await asyncio.to_thread(self.outbox.put, topic, encode(envelope))
+        self._queued.set()
 
     async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
         try:

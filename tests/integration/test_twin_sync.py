@@ -101,7 +101,7 @@ async def test_stale_and_malformed_reports_are_dropped_and_the_sync_goes_on(runn
 async def test_last_will_then_reconnect_resyncs_both_sides(running: Running, cloud: Cloud) -> None:
     resyncs = cloud.sync.stats["resyncs"]
     async with mqtt_peer(running.broker.host, running.broker.port, REPORTED, name="watcher") as watcher:
-        sock = running.edge.bus._client.socket()  # a crash (no DISCONNECT), so the broker sends the last will
+        sock = running.edge.uplink_bus._client.socket()  # a crash (no DISCONNECT): the broker sends the last will
         assert isinstance(sock, socket.socket)
         sock.shutdown(socket.SHUT_RDWR)
         await wait_for(lambda: cloud.sync.edge_online(EDGE_ID) is False, what="offline from the last will")
