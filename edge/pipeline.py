@@ -7,8 +7,11 @@ import logging
 import re
 import time
 import unicodedata
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+from edge.compound import split_request
 from edge.decision_cache import CachedDecision, DecisionCache, Versions
 from edge.entity import Command, Entity
 from edge.executor import Executor
@@ -117,6 +120,22 @@ class Pipeline:
             match = await asyncio.to_thread(self._template.match, text, language, area)
             stages["template"] = round((time.perf_counter() - t) * 1000, 3)
             source = DecisionSource.TEMPLATE
+        if match is None and len(parts := split_request(text, language)) > 1:
+            t = time.perf_counter()
+            local = await self._local_parts(parts, language, area)
+            stages["compound"] = round((time.perf_counter() - t) * 1000, 3)
+            pairs = [pair for pair in local or [] if pair is not None]
+            if local is not None and len(pairs) == len(local):  # every part is a local command: serve all here
+                plan = Plan(intent="+".join(m.intent for m, _ in pairs),
+                            actions=[a for _, p in pairs for a in p.actions],
+                            sensitive=any(p.sensitive for _, p in pairs))
+                by_model = any(m.confidence is not None for m, _ in pairs)
+                return await self._act(plan, {"source": DecisionSource.MODEL if by_model else DecisionSource.TEMPLATE,
+                                              "intent": plan.intent,
+                                              "slots": {"parts": [_jsonable(m.slots) for m, _ in pairs]}},
+                                       utterance, language, finish, stages)
+            if local is not None and any(local):  # part local, part not: the whole request is the planner's
+                return await cloud_or(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text))
         if match is None and self._model is not None:
             t = time.perf_counter()
             match = await asyncio.to_thread(self._model.match, text, language, area)
@@ -124,8 +143,8 @@ class Pipeline:
             source = DecisionSource.MODEL
         if match is None:
             return await cloud_or(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text))
-        common = {"source": source, "intent": match.intent, "slots": _jsonable(match.slots),
-                  "model_version": match.model_version}
+        common: dict[str, Any] = {"source": source, "intent": match.intent, "slots": _jsonable(match.slots),
+                                  "model_version": match.model_version}
         try:
             plan = self._handlers.plan(match)
         except Refusal as refusal:
@@ -143,17 +162,41 @@ class Pipeline:
             return finish(Outcome.ANSWERED, reply, **common)
         if when is not None:  # the edge has no scheduler: doing it now would be wrong
             return await cloud_or(Outcome.DEFERRED, render(language, "deferred", when=when), when=when, **common)
-        summary = _summary(language, plan)
-        if plan.sensitive and not utterance.confirmed:
-            return finish(Outcome.NEEDS_CONFIRMATION, render(language, "needs_confirmation", summary=summary),
-                          **common)
-        if source is not DecisionSource.CACHE:
+        if source is not DecisionSource.CACHE and not (plan.sensitive and not utterance.confirmed):
             await self._remember(text, language, versions, area, source, match, plan)
+        return await self._act(plan, common, utterance, language, finish, stages)
+
+    async def _act(self, plan: Plan, common: dict[str, Any], utterance: Utterance, language: str,
+                   finish: Callable[..., Decision], stages: dict[str, float]) -> Decision:
+        """Confirmation gate, then execute and report."""
+        if plan.sensitive and not utterance.confirmed:
+            return finish(Outcome.NEEDS_CONFIRMATION,
+                          render(language, "needs_confirmation", summary=_summary(language, plan)), **common)
         t = time.perf_counter()
         actions = await self._execute(plan, language, utterance.trace_id)
         stages["execute"] = round((time.perf_counter() - t) * 1000, 3)
         outcome, reply = _conclude(language, actions)
         return finish(outcome, reply, actions=actions, **common)
+
+    async def _local_parts(self, parts: list[str], language: str, area: str | None
+                           ) -> list[tuple[IntentMatch, Plan] | None] | None:
+        """Each part's local command (None where a part is not one); None when no part is a command at all."""
+        out: list[tuple[IntentMatch, Plan] | None] = []
+        for part in parts:
+            match = await asyncio.to_thread(self._template.match, part, language, area)
+            if match is None and self._model is not None:
+                match = await asyncio.to_thread(self._model.match, part, language, area)
+            plan = None
+            if match is not None and schedule_of(part, language) is None:
+                try:
+                    plan = self._handlers.plan(match)
+                except Refusal:
+                    plan = None
+            acts = plan is not None and bool(plan.actions) and plan.answer is None and plan.answer_key is None
+            confident = match is not None and (match.confidence is None or (
+                self._model is not None and plan is not None and self._model.confident_for(plan, match)))
+            out.append((match, plan) if match is not None and plan is not None and acts and confident else None)
+        return out if any(out) else None
 
     def use_cache(self, cache: DecisionCache | None) -> None:
         """Serve repeated requests from `cache` (set once the data directory is open)."""

@@ -144,6 +144,11 @@ async def test_what_the_edge_cannot_do_is_planned_and_run_by_the_cloud(hybrid: H
         assert decision.source == "cloud" and decision.plan_id
         assert decision.model_version == "party-planner"
         await wait_for(lambda: running.home.state("kitchen_light")["state"] == "ON", what="the planned light on")
+        await running.say("turn off the kitchen lights")
+        mixed = await running.say("turn on the desk lamp and " + CLOUD_ONLY)  # one part local, one not
+        assert (mixed.outcome, mixed.source) == ("planned", "cloud"), mixed.reply
+        assert mixed.actions == []  # nothing done locally: the whole request is the planner's
+        await wait_for(lambda: running.home.state("kitchen_light")["state"] == "ON", what="the planned light on")
 
 
 async def test_cloud_stopped_then_black_holed_local_commands_still_work(hybrid: Hybrid) -> None:

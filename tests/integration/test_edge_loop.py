@@ -250,6 +250,25 @@ async def test_a_repeated_request_in_the_same_state_is_served_from_the_decision_
     assert moved.source == "template"
 
 
+async def test_a_compound_request_of_local_commands_is_served_at_the_edge(running: Running) -> None:
+    decision = await running.say("turn on the kitchen lights and close the curtains")
+    assert decision.outcome == "done", decision.reply
+    assert decision.intent == "HassTurnOn+HassTurnOff" and len(decision.slots["parts"]) == 2
+    assert {a.device_id for a in decision.actions} == {"autoglm_sim_kitchen_light", "autoglm_sim_curtains"}
+    assert running.home.state("kitchen_light")["state"] == "ON" and running.home.state("curtains")["position"] == 0
+    zh = await running.say("把厨房的灯关掉然后打开窗帘")
+    assert zh.outcome == "done", zh.reply
+    assert running.home.state("kitchen_light")["state"] == "OFF" and running.home.state("curtains")["position"] == 100
+
+
+async def test_a_compound_request_with_a_part_the_edge_cannot_do_is_not_half_done(running: Running) -> None:
+    await running.say("turn off the kitchen lights")
+    decision = await running.say("turn on the kitchen lights and order me a pizza")
+    assert decision.outcome == "not_understood", decision.reply  # no cloud here; with one it goes to the planner
+    assert decision.actions == []
+    assert running.home.state("kitchen_light")["state"] == "OFF"
+
+
 async def test_command_for_later_is_deferred_and_changes_nothing(running: Running) -> None:
     await running.say("turn off the kitchen lights")
     decision = await running.say("turn on the kitchen lights at seven pm")
