@@ -20,7 +20,7 @@ from edge.intents import IntentHandlers, Plan, display
 from edge.model_stage import ModelStage
 from edge.registry import Registry
 from edge.replies import Refusal, action_phrase, render
-from edge.schedule import schedule_of, without
+from edge.schedule import is_relative, schedule_of, without
 from edge.template_stage import IntentMatch, TemplateStage
 from shared.decision import Decision, DecisionSource, DeviceAction, Outcome, Utterance
 
@@ -161,7 +161,10 @@ class Pipeline:
                                                                         **plan.answer_params)
             return finish(Outcome.ANSWERED, reply, **common)
         if when is not None:  # the edge has no scheduler: doing it now would be wrong
-            return await cloud_or(Outcome.DEFERRED, render(language, "deferred", when=when), when=when, **common)
+            deferred = (Outcome.DEFERRED, render(language, "deferred", when=when))
+            if is_relative(when):  # a delay: the planner writes it as a `wait` step
+                return await cloud_or(*deferred, when=when, **common)
+            return finish(*deferred, when=when, **common)
         if source is not DecisionSource.CACHE and not (plan.sensitive and not utterance.confirmed):
             await self._remember(text, language, versions, area, source, match, plan)
         return await self._act(plan, common, utterance, language, finish, stages)

@@ -50,3 +50,15 @@ def without(text: str, when: str, language: str) -> str:
         return text
     rest = text[:start] + " " + text[start + len(when):]
     return re.sub(r"\s+", " ", rest).strip(" ,，") or text
+
+
+_RELATIVE = re.compile(r"^(?:in|for|after)\s|(?:分钟|小时|钟头|秒钟?)\s*(?:后|以后|之后|内)$")
+
+
+def is_relative(when: str) -> bool:
+    """'in ten minutes', 'for 10 minutes', '五分钟后': a delay the planner can write as a `wait` step.
+
+    Clock times and events ("at seven pm", "when i get home") need a scheduler the cloud planner does not have
+    yet, so the edge answers those itself instead of letting a plan run now.
+    """
+    return bool(_RELATIVE.search(when))

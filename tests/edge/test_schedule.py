@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.schedule import schedule_of, without
+from edge.schedule import is_relative, schedule_of, without
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,10 @@ def test_the_command_is_read_without_its_time(text: str, language: str, command:
     when = schedule_of(text, language)
     assert when is not None
     assert without(text, when, language) == command
+
+
+@pytest.mark.parametrize(("when", "relative"), [("in 5 minutes", True), ("for 10 minutes", True),
+                                                ("五分钟后", True), ("at seven pm", False),
+                                                ("when i arrive", False), ("明天", False), ("晚上八点", False)])
+def test_delays_are_told_from_clock_times_and_events(when: str, relative: bool) -> None:
+    assert is_relative(when) is relative
