@@ -247,5 +247,31 @@ if __name__ == "__main__":
 # Sub-apps in their own modules; imported last because they use the helpers above.
 from autoglm import cli_cloud, cli_planner  # noqa: E402
 
+
+@app.command("trace")
+def trace(
+    trace_id: Annotated[str, typer.Argument(help="The trace id (a decision's trace_id, or X-Trace-ID).")],
+    edge_db: Annotated[Path, typer.Option("--edge-db", help="The edge's database.")] = Path("var/edge/edge.db"),
+    cloud_db: Annotated[Path, typer.Option("--cloud-db", help="The cloud's database.")] = Path("var/cloud.db"),
+    no_edge: Annotated[bool, typer.Option("--no-edge", help="Leave out the edge's records.")] = False,
+    no_cloud: Annotated[bool, typer.Option("--no-cloud", help="Leave out the cloud's records.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of text.")] = False,
+) -> None:
+    """One request's timeline: edge stages and device confirmations, the cloud's plan and every step."""
+    import json
+
+    from autoglm.trace import timeline
+
+    try:
+        events = asyncio.run(timeline(trace_id, edge_db=None if no_edge else edge_db,
+                                      cloud_db=None if no_cloud else cloud_db))
+    except AutoGLMError as exc:
+        fail(str(exc))
+    if not events:
+        fail(f"no records of trace {trace_id}", code=3)
+    for event in events:
+        typer.echo(json.dumps(event.as_json(), ensure_ascii=False, default=str) if as_json else event.line())
+
+
 app.add_typer(cli_cloud.app, name="cloud")
 app.add_typer(cli_planner.app, name="planner")

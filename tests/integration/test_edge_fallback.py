@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 
 from autoglm.simhome import SimulatedHome
+from autoglm.trace import timeline
 from cloud.app import create_app
 from cloud.auth import issue_token
 from cloud.bus import BusSettings
@@ -144,6 +145,16 @@ async def test_what_the_edge_cannot_do_is_planned_and_run_by_the_cloud(hybrid: H
         assert decision.source == "cloud" and decision.plan_id
         assert decision.model_version == "party-planner"
         await wait_for(lambda: running.home.state("kitchen_light")["state"] == "ON", what="the planned light on")
+        # one trace id from the utterance through the edge, the cloud's plan and its steps
+        whats: list[tuple[str, str]] = []
+        for _ in range(100):  # the cloud audits the step once the edge's apply result arrives
+            events = await timeline(decision.trace_id, edge_db=running.settings.db_path, cloud_db=hybrid.db)
+            whats = [(e.side, e.what) for e in events]
+            if ("cloud", "plan.step.succeeded") in whats:
+                break
+            await asyncio.sleep(0.05)
+        assert ("edge", "decision planned") in whats and ("cloud", "plan.create") in whats, whats
+        assert ("cloud", "plan.step.succeeded") in whats, whats
         await running.say("turn off the kitchen lights")
         mixed = await running.say("turn on the desk lamp and " + CLOUD_ONLY)  # one part local, one not
         assert (mixed.outcome, mixed.source) == ("planned", "cloud"), mixed.reply
