@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.cloud_client import CloudSettings
 from edge.decision_cache import CacheSettings
+from edge.policy import PolicySettings
 from shared.errors import ConfigError
 from shared.mapping import deep_merge
 from shared.topics import check_segment
@@ -74,6 +75,7 @@ class EdgeSettings(BaseModel):
         default_factory=dict, description="extra spoken names per device unique_id"
     )
     uplink: UplinkSettings = Field(default_factory=UplinkSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings, description="admission under load")
     cache: CacheSettings = Field(default_factory=CacheSettings, description="the decision cache (decisions.db)")
     cloud: CloudSettings = Field(default_factory=CloudSettings,
                                  description="the cloud planner for what the edge cannot do; no url: local only")

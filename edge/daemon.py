@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from edge.admission import Admission, ShedError
 from edge.breaker import BreakerState
 from edge.cloud_client import CloudClient
 from edge.config import EdgeSettings
@@ -19,12 +20,15 @@ from edge.executor import Executor
 from edge.fallback import Fallback
 from edge.http import create_app
 from edge.intents import IntentHandlers
+from edge.load import SystemLoad
 from edge.metrics import EdgeMetrics
 from edge.model_stage import ModelStage
 from edge.mqtt import Message, PahoBus
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
+from edge.policy import Action, AdmissionPolicy
 from edge.registry import Registry
+from edge.replies import render
 from edge.store import EdgeStore, StoredDevice
 from edge.template_stage import TemplateStage
 from edge.twins import Twins
@@ -68,6 +72,9 @@ class EdgeDaemon:
         self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
         self.uplink = Uplink(settings.edge_id, self.uplink_bus, self.registry, self.twins, self.store, self.executor,
                              heartbeat_s=settings.uplink.heartbeat_s)
+        self.load = SystemLoad(settings.policy)
+        self.policy = AdmissionPolicy(settings.policy, self.load)
+        self.admission = Admission(settings.policy.queue_concurrency, settings.policy.queue_max_waiting)
         self.cache: DecisionCache | None = None
         self.cloud: CloudClient | None = None
         if settings.cloud.url is not None:
@@ -130,6 +137,7 @@ class EdgeDaemon:
             group.create_task(self._route(self.bus))
             group.create_task(self._route(self.uplink_bus))
             group.create_task(self._watch_model())
+            group.create_task(self.load.run())
             group.create_task(self.uplink.run())
 
     async def stop(self) -> None:
@@ -278,14 +286,29 @@ class EdgeDaemon:
         extra = {"trace_id": utterance.trace_id, "edge_id": self.settings.edge_id}
         async with self._slots:
             log.info("utterance", extra={**extra, "text": utterance.text})
+            verdict = self.policy.decide(utterance.user, (), utterance.source)
             try:
-                decision = await self.pipeline.handle(utterance)
+                if verdict.action is Action.SHED:
+                    raise ShedError(verdict.priority, "load")
+                if verdict.action is Action.QUEUE:
+                    async with self.admission.slot(verdict.priority, verdict.wait_s):
+                        decision = await self.pipeline.handle(utterance)
+                else:
+                    decision = await self.pipeline.handle(utterance)
+                self.load.record_latency(decision.latency_ms)
+            except ShedError as exc:
+                decision = Decision(utterance_id=utterance.id, trace_id=utterance.trace_id,
+                                    edge_id=self.settings.edge_id, text=utterance.text,
+                                    language=utterance.language or "en", outcome=Outcome.BUSY,
+                                    reply=render(utterance.language or "en", "busy"), latency_ms=0.0)
+                log.warning("request shed", extra={**extra, "rule": verdict.rule, "reason": str(exc)})
             except Exception as exc:  # the daemon stays up whatever one request does
                 log.exception("pipeline failed", extra=extra)
                 decision = Decision(utterance_id=utterance.id, trace_id=utterance.trace_id,
                                     edge_id=self.settings.edge_id, text=utterance.text,
                                     language=utterance.language or "en", outcome=Outcome.ERROR,
                                     reply=f"internal error: {type(exc).__name__}", latency_ms=0.0)
+            decision.policy_rule = verdict.rule
             await self._record(decision)
             message.ack()
 

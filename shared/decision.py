@@ -39,6 +39,7 @@ class Outcome(StrEnum):
     NOT_UNDERSTOOD = "not_understood"
     DEFERRED = "deferred"  # understood, but tied to a time or an event: for the cloud planner, not done now
     PLANNED = "planned"  # handed to the cloud planner, whose plan is running (device results follow as events)
+    BUSY = "busy"  # shed by the admission policy under load: try again shortly
     CLOUD_UNAVAILABLE = "cloud_unavailable"  # needed the cloud, which is unreachable, slow or overloaded
     ERROR = "error"
 
@@ -53,6 +54,7 @@ class Utterance(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_UTTERANCE_CHARS)
     language: str | None = Field(default=None, pattern="^(en|zh-cn)$")
     source: str = Field(default="cli", min_length=1, max_length=128)
+    user: str | None = Field(default=None, max_length=128, description="who spoke, when the satellite knows")
     area: str | None = Field(default=None, max_length=128, description="the satellite's area, if known")
     confirmed: bool = Field(default=False, description="the user already confirmed a sensitive action")
     ts: datetime = Field(default_factory=utcnow)
@@ -92,6 +94,7 @@ class Decision(BaseModel):
     slots: dict[str, Any] = Field(default_factory=dict)
     when: str | None = None  # the words tying the request to a time or an event ("at one pm today")
     plan_id: str | None = None  # the cloud plan that answers it (source `cloud`)
+    policy_rule: str | None = None  # the admission rule that applied (`default` when the edge is not loaded)
     actions: list[DeviceAction] = Field(default_factory=list)
     outcome: Outcome
     reply: str

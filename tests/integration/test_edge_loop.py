@@ -13,6 +13,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from autoglm.simhome import SimulatedHome
+from edge.policy import Action, AdmissionPolicy, LoadSample, PolicySettings, Priority
 from edge.say import say
 from shared.errors import StorageError
 from shared.topics import EdgeChannel, edge_topic
@@ -266,6 +267,30 @@ async def test_a_compound_request_with_a_part_the_edge_cannot_do_is_not_half_don
     decision = await running.say("turn on the kitchen lights and order me a pizza")
     assert decision.outcome == "not_understood", decision.reply  # no cloud here; with one it goes to the planner
     assert decision.actions == []
+    assert running.home.state("kitchen_light")["state"] == "OFF"
+
+
+class Overloaded:
+    """Load signals of a host whose CPU is nearly saturated."""
+
+    def sample(self) -> LoadSample:
+        return LoadSample(cpu=0.95, p95_latency_ms=120.0)
+
+    def record_latency(self, ms: float) -> None:
+        pass
+
+
+async def test_under_load_normal_requests_are_shed_and_high_priority_users_still_served(running: Running) -> None:
+    normal = await running.say("turn on the kitchen lights")
+    # the real host's load decides the rule here (a busy CI machine may already be queueing normal work)
+    assert normal.outcome == "done" and normal.policy_rule in ("default", "overload_cpu", "overload_latency")
+    running.edge.policy = AdmissionPolicy(PolicySettings(user_priorities={"alice": "high"}), Overloaded())
+    running.edge.policy.settings.rules[0].actions[Priority.NORMAL] = Action.SHED  # shed normal work too
+    shed = await running.say("turn off the kitchen lights")
+    assert (shed.outcome, shed.policy_rule) == ("busy", "overload_cpu"), shed
+    assert running.home.state("kitchen_light")["state"] == "ON"
+    served = await running.say("turn off the kitchen lights", user="alice")
+    assert (served.outcome, served.policy_rule) == ("done", "default"), served  # no overload rule touches high
     assert running.home.state("kitchen_light")["state"] == "OFF"
 
 
