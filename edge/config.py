@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.cloud_client import CloudSettings
 from edge.decision_cache import CacheSettings
+from edge.monitor import MonitorSettings
 from edge.policy import PolicySettings
 from shared.errors import ConfigError
 from shared.mapping import deep_merge
@@ -75,6 +76,7 @@ class EdgeSettings(BaseModel):
         default_factory=dict, description="extra spoken names per device unique_id"
     )
     uplink: UplinkSettings = Field(default_factory=UplinkSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="behaviour monitoring")
     policy: PolicySettings = Field(default_factory=PolicySettings, description="admission under load")
     cache: CacheSettings = Field(default_factory=CacheSettings, description="the decision cache (decisions.db)")
     cloud: CloudSettings = Field(default_factory=CloudSettings,

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from edge.activity import ActivityEvent
 from edge.admission import Admission, ShedError
 from edge.breaker import BreakerState
 from edge.cloud_client import CloudClient
@@ -23,6 +24,7 @@ from edge.intents import IntentHandlers
 from edge.load import SystemLoad
 from edge.metrics import EdgeMetrics
 from edge.model_stage import ModelStage
+from edge.monitor import Alert, Monitor
 from edge.mqtt import Message, PahoBus
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Event type published on the edge's events channel when the cloud breaker changes state.
 BREAKER_EVENT = "edge.cloud_breaker"
+#: Event type of a behaviour-monitor alert (a burst, a held sensitive sequence or unusual unlock).
+ALERT_EVENT = "edge.alert"
 
 
 class EdgeDaemon:
@@ -80,8 +84,10 @@ class EdgeDaemon:
         if settings.cloud.url is not None:
             self.cloud = CloudClient(settings.cloud, settings.edge_id, on_state_change=self._on_breaker)
         self._on_breaker(BreakerState.CLOSED, BreakerState.CLOSED)
+        self.monitor = Monitor(settings.monitor, on_alert=self._on_alert)
         self.pipeline = Pipeline(settings.edge_id, self.registry, self.template, self.handlers, self.executor,
-                                 self.model, Fallback(self.cloud) if self.cloud is not None else None)
+                                 self.model, Fallback(self.cloud) if self.cloud is not None else None,
+                                 monitor=self.monitor)
         self._utterance_topic = edge_topic(settings.edge_id, EdgeChannel.UTTERANCES)
         self._decision_topic = edge_topic(settings.edge_id, EdgeChannel.DECISIONS)
         self._subscribed: set[str] = set()
@@ -205,6 +211,12 @@ class EdgeDaemon:
                         extra={"event": "cloud_breaker", "from": old.value, "to": new.value})
             self._spawn(self.uplink.event(BREAKER_EVENT, {"from": old.value, "to": new.value}))
 
+    def _on_alert(self, alert: Alert) -> None:
+        self.metrics.alerts.labels(alert.rule).inc()
+        log.warning("behaviour alert: %s", alert.reason, extra={"event": "alert", "rule": alert.rule,
+                                                                  "trace_id": alert.trace_id})
+        self._spawn(self.uplink.event(ALERT_EVENT, alert.model_dump(mode="json"), alert.trace_id))
+
     def _on_connection(self, connected: bool) -> None:
         self.metrics.mqtt_connected.set(1 if connected else 0)
         if not connected:
@@ -309,6 +321,7 @@ class EdgeDaemon:
                                     language=utterance.language or "en", outcome=Outcome.ERROR,
                                     reply=f"internal error: {type(exc).__name__}", latency_ms=0.0)
             decision.policy_rule = verdict.rule
+            self.monitor.observe(ActivityEvent.from_decision(decision, utterance, utterance.user or "unknown"))
             await self._record(decision)
             message.ack()
 

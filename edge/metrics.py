@@ -35,5 +35,6 @@ class EdgeMetrics:
         self.uplink_connected = Gauge("autoglm_edge_uplink_connected", "1 while the uplink to the cloud is up",
                                       registry=r)
         self.outbox = Gauge("autoglm_edge_outbox_messages", "Uplink messages waiting for the broker", registry=r)
+        self.alerts = Counter("autoglm_edge_alerts", "Behaviour-monitor alerts, by rule", ["rule"], registry=r)
         self.mqtt_reconnects = Counter("autoglm_edge_mqtt_reconnects", "Connections lost to the local broker",
                                        registry=r)

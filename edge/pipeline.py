@@ -11,6 +11,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from edge.activity import ActivityEvent
 from edge.compound import split_request
 from edge.decision_cache import CachedDecision, DecisionCache, Versions
 from edge.entity import Command, Entity
@@ -18,6 +19,7 @@ from edge.executor import Executor
 from edge.fallback import Fallback
 from edge.intents import IntentHandlers, Plan, display
 from edge.model_stage import ModelStage
+from edge.monitor import Monitor
 from edge.registry import Registry
 from edge.replies import Refusal, action_phrase, render
 from edge.schedule import is_relative, schedule_of, without
@@ -63,7 +65,7 @@ class Pipeline:
 
     def __init__(self, edge_id: str, registry: Registry, template: TemplateStage, handlers: IntentHandlers,
                  executor: Executor, model: ModelStage | None = None, fallback: Fallback | None = None,
-                 cache: DecisionCache | None = None) -> None:
+                 cache: DecisionCache | None = None, monitor: Monitor | None = None) -> None:
         self._edge_id = edge_id
         self._registry = registry
         self._template = template
@@ -72,6 +74,7 @@ class Pipeline:
         self._executor = executor
         self._fallback = fallback
         self._cache = cache
+        self._monitor = monitor
 
     async def handle(self, utterance: Utterance) -> Decision:
         """Decide and act; never raises for a bad request, only reports it in the decision."""
@@ -171,7 +174,16 @@ class Pipeline:
 
     async def _act(self, plan: Plan, common: dict[str, Any], utterance: Utterance, language: str,
                    finish: Callable[..., Decision], stages: dict[str, float]) -> Decision:
-        """Confirmation gate, then execute and report."""
+        """Behaviour monitor and confirmation gate, then execute and report."""
+        if self._monitor is not None and plan.actions:
+            who = utterance.user or "unknown"
+            verdict = self._monitor.check(ActivityEvent.from_plan(plan, utterance, str(common["source"]), who))
+            if verdict.action == "limit":
+                return finish(Outcome.RATE_LIMITED, render(language, "rate_limited", reason=verdict.reason),
+                              held_by=verdict.rule, **common)
+            if verdict.action == "confirm" and not utterance.confirmed:
+                return finish(Outcome.NEEDS_CONFIRMATION, render(language, "held", reason=verdict.reason),
+                              held_by=verdict.rule, **common)
         if plan.sensitive and not utterance.confirmed:
             return finish(Outcome.NEEDS_CONFIRMATION,
                           render(language, "needs_confirmation", summary=_summary(language, plan)), **common)

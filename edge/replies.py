@@ -27,6 +27,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "zh-cn": "抱歉，本地和云端都无法处理“{text}”。"},
     "cloud_unavailable": {"en": "'{text}' needs the cloud, which is unreachable right now; local commands still work.",
                           "zh-cn": "“{text}”需要云端处理，但云端现在连不上；本地指令仍然可用。"},
+    "rate_limited": {"en": "Not now: {reason}. Try again later.", "zh-cn": "暂不执行：{reason}。请稍后再试。"},
+    "held": {"en": "Please confirm first: {reason}.", "zh-cn": "请先确认：{reason}。"},
     "busy": {"en": "I am busy right now; please try again in a moment.", "zh-cn": "我现在有点忙，请稍后再试。"},
     "not_understood": {"en": "Sorry, I did not understand '{text}'.", "zh-cn": "抱歉，我没听懂“{text}”。"},
     "needs_confirmation": {"en": "Please confirm first: {summary} is a sensitive action.",

@@ -39,6 +39,7 @@ class Outcome(StrEnum):
     NOT_UNDERSTOOD = "not_understood"
     DEFERRED = "deferred"  # understood, but tied to a time or an event: for the cloud planner, not done now
     PLANNED = "planned"  # handed to the cloud planner, whose plan is running (device results follow as events)
+    RATE_LIMITED = "rate_limited"  # the behaviour monitor saw a burst from this user or on this device
     BUSY = "busy"  # shed by the admission policy under load: try again shortly
     CLOUD_UNAVAILABLE = "cloud_unavailable"  # needed the cloud, which is unreachable, slow or overloaded
     ERROR = "error"
@@ -94,6 +95,7 @@ class Decision(BaseModel):
     slots: dict[str, Any] = Field(default_factory=dict)
     when: str | None = None  # the words tying the request to a time or an event ("at one pm today")
     plan_id: str | None = None  # the cloud plan that answers it (source `cloud`)
+    held_by: str | None = None  # the behaviour-monitor rule that held or limited it ("rate:device", ...)
     policy_rule: str | None = None  # the admission rule that applied (`default` when the edge is not loaded)
     actions: list[DeviceAction] = Field(default_factory=list)
     outcome: Outcome

@@ -294,6 +294,19 @@ async def test_under_load_normal_requests_are_shed_and_high_priority_users_still
     assert running.home.state("kitchen_light")["state"] == "OFF"
 
 
+async def test_a_burst_of_commands_on_one_device_is_rate_limited_with_an_alert(running: Running) -> None:
+    outcomes = []
+    for i in range(9):
+        decision = await running.say(f"turn {'on' if i % 2 == 0 else 'off'} the kitchen lights")
+        outcomes.append((decision.outcome.value, decision.held_by))
+    assert ("rate_limited", "rate:device") in outcomes, outcomes
+    assert outcomes[0] == ("done", None)
+    alerts = running.edge.metrics.registry.get_sample_value("autoglm_edge_alerts_total", {"rule": "rate:device"})
+    assert alerts == 1.0
+    other = await running.say("turn on the desk lamp")  # other devices are not limited
+    assert other.outcome == "done", other.reply
+
+
 async def test_command_for_later_is_deferred_and_changes_nothing(running: Running) -> None:
     await running.say("turn off the kitchen lights")
     decision = await running.say("turn on the kitchen lights at seven pm")
