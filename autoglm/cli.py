@@ -110,16 +110,23 @@ def edge_say(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole decision record.")] = False,
     confirm: Annotated[bool, typer.Option("--confirm", help="Confirm a sensitive action (unlock, bulk).")] = False,
     area: Annotated[str | None, typer.Option(help="The area you are in, for 'turn on the lights'.")] = None,
+    user: Annotated[str | None, typer.Option(help="Who is speaking (priorities, behaviour monitoring).")] = None,
+    token: Annotated[str | None, typer.Option("--confirm-token",
+                                              help="Go ahead with a held request (the token it answered with).")
+                     ] = None,
 ) -> None:
     """Send a command to a running edge over MQTT and print its answer."""
     from edge.say import say
 
     try:
         decision = say(text, edge_id=edge_id, host=host, port=port, language=language, timeout=timeout,
-                       confirmed=confirm, area=area)
+                       confirmed=confirm, area=area, user=user, confirm_token=token)
     except AutoGLMError as exc:
         fail(str(exc))
     typer.echo(decision.model_dump_json(indent=2) if as_json else f"[{decision.outcome}] {decision.reply}")
+    if decision.confirm_token and not as_json:
+        typer.echo(f"confirm within {decision.confirm_ttl_s:g} s: autoglm edge say {text!r} --confirm-token "
+                   f"{decision.confirm_token}")
     if decision.outcome not in ("done", "answered"):
         raise typer.Exit(2)
 

@@ -67,6 +67,7 @@ class EdgeSettings(BaseModel):
                                    description="intent model directory; None serves template matches only")
     model_poll_s: float = Field(default=2.0, gt=0, description="how often the model directory is checked")
     model_threads: int = Field(default=1, ge=1, description="ONNX Runtime intra-op threads")
+    confirmation_ttl_s: float = Field(default=120.0, gt=0, description="how long a confirmation token is valid")
     confirm_timeout_s: float = Field(default=3.0, gt=0, description="how long a device has to confirm")
     max_concurrent_utterances: int = Field(default=64, ge=1)
     area_aliases: dict[str, list[str]] = Field(

@@ -15,6 +15,7 @@ from edge.admission import Admission, ShedError
 from edge.breaker import BreakerState
 from edge.cloud_client import CloudClient
 from edge.config import EdgeSettings
+from edge.confirmations import ConfirmationError, Confirmations
 from edge.decision_cache import DecisionCache
 from edge.entity import Entity
 from edge.executor import Executor
@@ -85,6 +86,7 @@ class EdgeDaemon:
             self.cloud = CloudClient(settings.cloud, settings.edge_id, on_state_change=self._on_breaker)
         self._on_breaker(BreakerState.CLOSED, BreakerState.CLOSED)
         self.monitor = Monitor(settings.monitor, on_alert=self._on_alert)
+        self.confirmations = Confirmations(settings.confirmation_ttl_s)
         self.pipeline = Pipeline(settings.edge_id, self.registry, self.template, self.handlers, self.executor,
                                  self.model, Fallback(self.cloud) if self.cloud is not None else None,
                                  monitor=self.monitor)
@@ -182,7 +184,7 @@ class EdgeDaemon:
                     await asyncio.to_thread(self.cache.invalidate_versions, self.pipeline.versions())
 
     async def _serve_http(self) -> None:
-        app = create_app(self.metrics, self.readiness, self.describe_devices, self.degraded)
+        app = create_app(self.metrics, self.readiness, self.describe_devices, self.degraded, self.confirm)
         config = uvicorn.Config(app, host=self.settings.http.host, port=self.settings.http.port,
                                 log_config=None, access_log=False, lifespan="off")
         self._http = uvicorn.Server(config)
@@ -295,35 +297,57 @@ class EdgeDaemon:
         task.add_done_callback(self._tasks.discard)
 
     async def _handle_utterance(self, utterance: Utterance, message: Message) -> None:
-        extra = {"trace_id": utterance.trace_id, "edge_id": self.settings.edge_id}
         async with self._slots:
-            log.info("utterance", extra={**extra, "text": utterance.text})
-            verdict = self.policy.decide(utterance.user, (), utterance.source)
-            try:
-                if verdict.action is Action.SHED:
-                    raise ShedError(verdict.priority, "load")
-                if verdict.action is Action.QUEUE:
-                    async with self.admission.slot(verdict.priority, verdict.wait_s):
-                        decision = await self.pipeline.handle(utterance)
-                else:
-                    decision = await self.pipeline.handle(utterance)
-                self.load.record_latency(decision.latency_ms)
-            except ShedError as exc:
-                decision = Decision(utterance_id=utterance.id, trace_id=utterance.trace_id,
-                                    edge_id=self.settings.edge_id, text=utterance.text,
-                                    language=utterance.language or "en", outcome=Outcome.BUSY,
-                                    reply=render(utterance.language or "en", "busy"), latency_ms=0.0)
-                log.warning("request shed", extra={**extra, "rule": verdict.rule, "reason": str(exc)})
-            except Exception as exc:  # the daemon stays up whatever one request does
-                log.exception("pipeline failed", extra=extra)
-                decision = Decision(utterance_id=utterance.id, trace_id=utterance.trace_id,
-                                    edge_id=self.settings.edge_id, text=utterance.text,
-                                    language=utterance.language or "en", outcome=Outcome.ERROR,
-                                    reply=f"internal error: {type(exc).__name__}", latency_ms=0.0)
-            decision.policy_rule = verdict.rule
-            self.monitor.observe(ActivityEvent.from_decision(decision, utterance, utterance.user or "unknown"))
+            decision = await self._decide(utterance)
             await self._record(decision)
             message.ack()
+
+    async def confirm(self, token: str) -> Decision:
+        """Run a held request confirmed (`POST /v1/confirmations/{token}`); ConfirmationError for a bad token."""
+        held = self.confirmations.redeem(token)
+        async with self._slots:
+            decision = await self._decide(held)
+            await self._record(decision)
+        return decision
+
+    async def _decide(self, utterance: Utterance) -> Decision:
+        """Confirmation token, admission policy, pipeline, behaviour monitor: the decision for one utterance."""
+        extra = {"trace_id": utterance.trace_id, "edge_id": self.settings.edge_id}
+        log.info("utterance", extra={**extra, "text": utterance.text})
+        asked_by = utterance
+        if utterance.confirm_token is not None:  # "yes" to a held request: replay it, confirmed
+            try:
+                utterance = self.confirmations.redeem(utterance.confirm_token).model_copy(
+                    update={"id": asked_by.id})  # the answer goes to whoever confirmed
+            except ConfirmationError as exc:
+                return self._refusal(asked_by, Outcome.ERROR, f"{exc}")
+        verdict = self.policy.decide(utterance.user, (), utterance.source)
+        try:
+            if verdict.action is Action.SHED:
+                raise ShedError(verdict.priority, "load")
+            if verdict.action is Action.QUEUE:
+                async with self.admission.slot(verdict.priority, verdict.wait_s):
+                    decision = await self.pipeline.handle(utterance)
+            else:
+                decision = await self.pipeline.handle(utterance)
+            self.load.record_latency(decision.latency_ms)
+        except ShedError as exc:
+            decision = self._refusal(utterance, Outcome.BUSY, render(utterance.language or "en", "busy"))
+            log.warning("request shed", extra={**extra, "rule": verdict.rule, "reason": str(exc)})
+        except Exception as exc:  # the daemon stays up whatever one request does
+            log.exception("pipeline failed", extra=extra)
+            decision = self._refusal(utterance, Outcome.ERROR, f"internal error: {type(exc).__name__}")
+        decision.policy_rule = verdict.rule
+        if decision.outcome is Outcome.NEEDS_CONFIRMATION:
+            decision.confirm_token = self.confirmations.issue(utterance)
+            decision.confirm_ttl_s = self.confirmations.ttl_s
+        self.monitor.observe(ActivityEvent.from_decision(decision, utterance, utterance.user or "unknown"))
+        return decision
+
+    def _refusal(self, utterance: Utterance, outcome: Outcome, reply: str) -> Decision:
+        return Decision(utterance_id=utterance.id, trace_id=utterance.trace_id, edge_id=self.settings.edge_id,
+                        text=utterance.text, language=utterance.language or "en", outcome=outcome, reply=reply,
+                        latency_ms=0.0)
 
     async def _record(self, decision: Decision) -> None:
         source = decision.source.value if decision.source else "none"

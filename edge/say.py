@@ -18,10 +18,11 @@ from shared.topics import EdgeChannel, edge_topic
 
 
 def say(text: str, *, edge_id: str, host: str, port: int, language: str | None = None,
-        timeout: float = 10.0, confirmed: bool = False, area: str | None = None, user: str | None = None
-        ) -> Decision:
-    """Send `text` to the edge and return its decision record."""
-    utterance = Utterance(text=text, language=language, source="cli", confirmed=confirmed, area=area, user=user)
+        timeout: float = 10.0, confirmed: bool = False, area: str | None = None, user: str | None = None,
+        confirm_token: str | None = None) -> Decision:
+    """Send `text` to the edge and return its decision record (`confirm_token`: go ahead with a held request)."""
+    utterance = Utterance(text=text, language=language, source="cli", confirmed=confirmed, area=area, user=user,
+                          confirm_token=confirm_token)
     envelope = Envelope(trace_id=utterance.trace_id, source="cli", type="utterance",
                         payload=utterance.model_dump(mode="json", exclude_none=True))
     answers: queue.Queue[Decision] = queue.Queue()

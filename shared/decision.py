@@ -58,6 +58,8 @@ class Utterance(BaseModel):
     user: str | None = Field(default=None, max_length=128, description="who spoke, when the satellite knows")
     area: str | None = Field(default=None, max_length=128, description="the satellite's area, if known")
     confirmed: bool = Field(default=False, description="the user already confirmed a sensitive action")
+    confirm_token: str | None = Field(default=None, max_length=64,
+                                      description="confirms the held request this token was issued for")
     ts: datetime = Field(default_factory=utcnow)
 
     @field_validator("language", mode="before")
@@ -96,6 +98,8 @@ class Decision(BaseModel):
     when: str | None = None  # the words tying the request to a time or an event ("at one pm today")
     plan_id: str | None = None  # the cloud plan that answers it (source `cloud`)
     held_by: str | None = None  # the behaviour-monitor rule that held or limited it ("rate:device", ...)
+    confirm_token: str | None = None  # with needs_confirmation: send it back (single use) to go ahead
+    confirm_ttl_s: float | None = None  # how long the token is valid
     policy_rule: str | None = None  # the admission rule that applied (`default` when the edge is not loaded)
     actions: list[DeviceAction] = Field(default_factory=list)
     outcome: Outcome

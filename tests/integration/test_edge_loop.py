@@ -307,6 +307,27 @@ async def test_a_burst_of_commands_on_one_device_is_rate_limited_with_an_alert(r
     assert other.outcome == "done", other.reply
 
 
+async def test_a_held_request_goes_ahead_with_its_single_use_token(running: Running) -> None:
+    held = await running.say("unlock the front door")
+    assert held.outcome == "needs_confirmation" and held.confirm_token, held
+    assert running.home.state("front_door")["state"] == "LOCKED"
+    wrong = await running.say("yes", confirm_token="not-a-token")
+    assert wrong.outcome == "error" and "unknown" in wrong.reply
+    done = await running.say("yes", confirm_token=held.confirm_token)
+    assert done.outcome == "done" and done.trace_id == held.trace_id, done.reply  # one trace, asked to done
+    assert running.home.state("front_door")["state"] == "UNLOCKED"
+    again = await running.say("yes", confirm_token=held.confirm_token)
+    assert again.outcome == "error" and "already used" in again.reply
+    await running.say("lock the front door")
+    via_http = await running.say("unlock the front door")
+    async with httpx.AsyncClient() as client:
+        url = f"http://127.0.0.1:{running.edge.http_port}/v1/confirmations/"
+        answer = await client.post(url + str(via_http.confirm_token))
+        assert answer.status_code == 200 and answer.json()["outcome"] == "done", answer.text
+        refused = await client.post(url + str(via_http.confirm_token))
+        assert refused.status_code == 404 and refused.json()["error"]["code"] == "confirmation_invalid"
+
+
 async def test_command_for_later_is_deferred_and_changes_nothing(running: Running) -> None:
     await running.say("turn off the kitchen lights")
     decision = await running.say("turn on the kitchen lights at seven pm")
