@@ -9,73 +9,19 @@ version once. The same run with the outbox turned off shows that the test detect
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from autoglm.simhome import SimulatedHome
-from shared.topics import EdgeChannel, edge_topic
-from tests.conftest import BrokerInfo, _Mosquitto, mosquitto_binary
-from tests.integration.conftest import EDGE_ID, Running, edge_settings, start_edge, wait_for
+from tests.conftest import BrokerInfo, mosquitto_binary
+from tests.integration.conftest import Running, edge_settings, start_edge, wait_for
+from tests.integration.outage import LIGHT, Collector, PersistentMosquitto
 
 pytestmark = pytest.mark.integration
 
-LIGHT = "autoglm_sim_kitchen_light"
 TOGGLES = 6
-
-
-class PersistentMosquitto(_Mosquitto):
-    """Mosquitto that keeps sessions and queued messages across a restart."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        super().__init__(binary, workdir)
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {workdir}/\nmax_queued_messages 100000\n")
-
-
-class Collector:
-    """The cloud's view: a persistent-session subscriber to the edge's reported channel."""
-
-    def __init__(self, port: int) -> None:
-        self.envelopes: list[dict[str, object]] = []
-        self._lock = threading.Lock()
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id="cloud-collector", clean_session=False)
-        self._client.reconnect_delay_set(0.05, 0.5)
-        self._client.on_connect = lambda c, *_: c.subscribe(edge_topic(EDGE_ID, EdgeChannel.TWIN_REPORTED), qos=1)
-        self._client.on_message = self._on_message
-        self._client.connect("127.0.0.1", port)
-        self._client.loop_start()
-
-    def _on_message(self, _c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
-        with self._lock:
-            self.envelopes.append(json.loads(message.payload))
-
-    def state_versions(self) -> list[int]:
-        """Every reported version of the light's `state` the cloud received, duplicates included."""
-        out: list[int] = []
-        with self._lock:
-            envelopes = list(self.envelopes)
-        for envelope in envelopes:
-            payload = envelope["payload"]
-            assert isinstance(payload, dict)
-            deltas = [payload] if envelope["type"] == "twin.reported" else payload.get("twins", [])
-            for delta in deltas:
-                if delta.get("device_id") == LIGHT and "state" in delta["values"]:
-                    out.append(int(delta["values"]["state"]["version"]))
-        return out
-
-    def ids(self) -> list[str]:
-        with self._lock:
-            return [str(e["id"]) for e in self.envelopes]
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
 
 
 @pytest.fixture

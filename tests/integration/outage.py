@@ -1,0 +1,90 @@
+"""Helpers for outage tests: a broker that keeps sessions across restarts, the cloud's view of reports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from shared.topics import EdgeChannel, edge_topic
+from tests.conftest import _Mosquitto
+from tests.integration.conftest import EDGE_ID
+
+LIGHT = "autoglm_sim_kitchen_light"
+
+
+class PersistentMosquitto(_Mosquitto):
+    """Mosquitto that keeps sessions and queued messages across a restart."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        super().__init__(binary, workdir)
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                             f"persistence_location {workdir}/\nmax_queued_messages 100000\n")
+
+
+class Collector:
+    """The cloud's view: a persistent-session subscriber to the edge's reported channel."""
+
+    def __init__(self, port: int, edge_id: str = EDGE_ID) -> None:
+        self.envelopes: list[dict[str, object]] = []
+        self._lock = threading.Lock()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"cloud-collector-{edge_id}",
+                                   clean_session=False)
+        self._client.reconnect_delay_set(0.05, 0.5)
+        self._client.on_connect = lambda c, *_: c.subscribe(edge_topic(edge_id, EdgeChannel.TWIN_REPORTED), qos=1)
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+
+    def _on_message(self, _c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
+        with self._lock:
+            self.envelopes.append(json.loads(message.payload))
+
+    def state_versions(self) -> list[int]:
+        """Every reported version of the light's `state` the cloud received, duplicates included."""
+        out: list[int] = []
+        with self._lock:
+            envelopes = list(self.envelopes)
+        for envelope in envelopes:
+            payload = envelope["payload"]
+            assert isinstance(payload, dict)
+            deltas = [payload] if envelope["type"] == "twin.reported" else payload.get("twins", [])
+            for delta in deltas:
+                if delta.get("device_id") == LIGHT and "state" in delta["values"]:
+                    out.append(int(delta["values"]["state"]["version"]))
+        return out
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return [str(e["id"]) for e in self.envelopes]
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+
+
+@contextlib.asynccontextmanager
+async def black_hole(*ports: int) -> AsyncIterator[None]:
+    """Accept connections on `ports` and never answer (a cloud that hangs)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    servers = [await asyncio.start_server(swallow, "127.0.0.1", port) for port in ports]
+    try:
+        yield
+    finally:
+        for writer in held:
+            writer.close()
+        for server in servers:
+            server.close()
+            await server.wait_closed()
