@@ -16,13 +16,14 @@ from typing import Final, Self, TypeVar
 import httpx
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from edge.breaker import BreakerSettings, CircuitBreaker, CircuitOpenError, Clock, StateListener
+from edge.breaker import BreakerSettings, BreakerState, CircuitBreaker, CircuitOpenError, Clock, StateListener
 from shared.codec import decode, parse_json, validate
 from shared.errors import AutoGLMError, ConfigError, PayloadError, TransportError
 from shared.plan import PlanRequest, PlanResponse, PlanStatus
 
 PLAN_PATH: Final = "/v1/plan"
 RUN_PATH: Final = "/v1/plans/{plan_id}/run"
+HEALTH_PATH: Final = "/healthz"
 M = TypeVar("M", bound=BaseModel)
 _PLAN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -144,6 +145,28 @@ class CloudClient:
             raise PayloadError(f"not a plan id: {plan_id!r}")
         run = await self._guarded(RUN_PATH.format(plan_id=plan_id), {"confirm": confirm}, _RunAnswer, trace_id)
         return run.status
+
+    @property
+    def ready(self) -> bool:
+        """True while the breaker is closed: requests may wait for the cloud."""
+        return self.breaker.state is BreakerState.CLOSED
+
+    async def probe(self) -> None:
+        """One liveness call (`GET /healthz`) through the breaker: how a half-open breaker closes again."""
+        async def get() -> None:
+            try:
+                response = await self._http.get(HEALTH_PATH)
+            except httpx.HTTPError as exc:
+                raise CloudUnreachableError(f"cannot reach the cloud at {self._url}: {type(exc).__name__}") from None
+            if not response.is_success:
+                raise _rejected(response)
+
+        try:
+            await self.breaker.call(get, timeout_s=self._timeout_s)
+        except CircuitOpenError as exc:
+            raise CloudUnavailableError(str(exc), retry_after_s=exc.retry_after_s) from None
+        except TimeoutError:
+            raise CloudTimeoutError(f"the cloud did not answer within {self._timeout_s}s") from None
 
     async def _guarded(self, path: str, body: dict[str, object], model: type[M], trace_id: str | None) -> M:
         headers = {TRACE_HEADER: trace_id} if trace_id else {}

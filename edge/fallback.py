@@ -2,16 +2,19 @@
 
 The cloud proposes a plan (`POST /v1/plan`) and runs it (`POST /v1/plans/{id}/run`): its executor sends the
 device commands back to this edge over the command path, so they are confirmed like any other command. Every call
-goes through the cloud client's circuit breaker, so once the breaker is open an answer takes milliseconds.
+goes through the cloud client's circuit breaker; while it is open or half-open, the answer is immediate and a
+background probe (`GET /healthz`) finds out when the cloud is back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge.cloud_client import CloudError, CloudRejectedError
+from edge.cloud_client import CloudError, CloudRejectedError, CloudUnavailableError
 from edge.replies import render
 from shared.decision import DecisionSource, Outcome
 from shared.errors import PayloadError
@@ -29,6 +32,15 @@ class CloudPlanner(Protocol):
 
     async def run(self, plan_id: str, *, confirm: bool = False, trace_id: str | None = None) -> PlanStatus:
         """Start a proposed plan; sensitive plans need `confirm`."""
+        ...
+
+    @property
+    def ready(self) -> bool:
+        """False while the breaker is open or half-open: do not make a user wait for the cloud."""
+        ...
+
+    async def probe(self) -> None:
+        """A cheap call that lets a half-open breaker close again."""
         ...
 
 
@@ -49,9 +61,14 @@ class Fallback:
 
     def __init__(self, cloud: CloudPlanner) -> None:
         self._cloud = cloud
+        self._probing: asyncio.Task[None] | None = None
 
     async def ask(self, text: str, language: str, trace_id: str, *, confirmed: bool) -> CloudAnswer:
         """Plan and run `text` in the cloud; never raises for a cloud that is down, slow or refusing."""
+        if not self._cloud.ready:  # answer now; a probe in the background finds out when the cloud is back
+            self._probe_soon()
+            closed = CloudUnavailableError("the cloud breaker is open", retry_after_s=0)
+            return self._unreachable(text, language, closed)
         try:
             proposal = await self._cloud.plan(text, language=language, trace_id=trace_id)
             if not proposal.plan.steps:
@@ -76,6 +93,16 @@ class Fallback:
         key = "cloud_planned" if outcome is Outcome.PLANNED else "cloud_plan_failed"
         return CloudAnswer(outcome, DecisionSource.CLOUD, render(language, key, steps=steps, status=status.value),
                            proposal.plan_id, proposal.model)
+
+    def _probe_soon(self) -> None:
+        if self._probing is not None and not self._probing.done():
+            return
+
+        async def probe() -> None:
+            with contextlib.suppress(CloudError):
+                await self._cloud.probe()
+
+        self._probing = asyncio.get_running_loop().create_task(probe())
 
     @staticmethod
     def _unreachable(text: str, language: str, exc: Exception) -> CloudAnswer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import pytest
@@ -35,6 +36,23 @@ class FakeCloud:
         if isinstance(self.run_answer, Exception):
             raise self.run_answer
         return self.run_answer
+
+    ready: bool = True
+    probes: int = 0
+
+    async def probe(self) -> None:
+        self.probes += 1
+
+
+async def test_with_the_breaker_open_the_answer_is_immediate_and_a_probe_runs_in_the_background() -> None:
+    cloud = FakeCloud(proposal(LIGHT_ON), ready=False)
+    fallback = Fallback(cloud)
+    first = await fallback.ask("make the kitchen cosy", "en", "t", confirmed=False)
+    second = await fallback.ask("make the kitchen cosy", "en", "t", confirmed=False)
+    assert first.outcome is second.outcome is Outcome.CLOUD_UNAVAILABLE
+    assert cloud.asked == []  # the cloud was not asked
+    await asyncio.sleep(0)
+    assert cloud.probes >= 1
 
 
 def proposal(plan: Plan, status: PlanStatus = PlanStatus.PROPOSED, sensitive: list[str] | None = None) -> PlanResponse:
