@@ -60,6 +60,19 @@ class Collector:
                     out.append(int(delta["values"]["state"]["version"]))
         return out
 
+    def versions(self) -> set[tuple[str, str, int]]:
+        """Every (device, property, version) reported to the cloud."""
+        out: set[tuple[str, str, int]] = set()
+        with self._lock:
+            envelopes = list(self.envelopes)
+        for envelope in envelopes:
+            payload = envelope["payload"]
+            assert isinstance(payload, dict)
+            deltas = [payload] if envelope["type"] == "twin.reported" else payload.get("twins", [])
+            for delta in deltas:
+                out |= {(delta["device_id"], prop, int(v["version"])) for prop, v in delta["values"].items()}
+        return out
+
     def ids(self) -> list[str]:
         with self._lock:
             return [str(e["id"]) for e in self.envelopes]
