@@ -11,7 +11,7 @@ import math
 import re
 import time
 from types import TracebackType
-from typing import Final, Self, TypeVar
+from typing import Final, Literal, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -49,6 +49,11 @@ class CloudSettings(BaseModel):
     timeout_s: float = Field(default=0.8, gt=0, description="deadline of one plan request, connect to parsed "
                              "answer; used instead of breaker.call_timeout_s")
     breaker: BreakerSettings = BreakerSettings()
+    offline_policy: Literal["refuse", "queue"] = Field(
+        default="refuse", description="a request that needs the cloud while it is unreachable: refuse at once, or "
+        "queue it (durably) and run it when the cloud is back, unless it expired")
+    queue_expiry_s: float = Field(default=900.0, gt=0, description="how long a queued request stays worth doing")
+    queue_max: int = Field(default=1000, ge=1, description="queued requests kept; beyond it the oldest are dropped")
 
     @model_validator(mode="after")
     def _url_needs_token(self) -> Self:

@@ -87,9 +87,9 @@ class EdgeDaemon:
         self._on_breaker(BreakerState.CLOSED, BreakerState.CLOSED)
         self.monitor = Monitor(settings.monitor, on_alert=self._on_alert)
         self.confirmations = Confirmations(settings.confirmation_ttl_s)
+        self.fallback: Fallback | None = None
         self.pipeline = Pipeline(settings.edge_id, self.registry, self.template, self.handlers, self.executor,
-                                 self.model, Fallback(self.cloud) if self.cloud is not None else None,
-                                 monitor=self.monitor)
+                                 self.model, monitor=self.monitor)
         self._utterance_topic = edge_topic(settings.edge_id, EdgeChannel.UTTERANCES)
         self._decision_topic = edge_topic(settings.edge_id, EdgeChannel.DECISIONS)
         self._subscribed: set[str] = set()
@@ -124,6 +124,13 @@ class EdgeDaemon:
         for topic_filter in (*discovery_filters(self.settings.discovery_prefix), self._utterance_topic):
             await self.bus.subscribe(topic_filter)
         await self._sync_subscriptions()
+        if self.cloud is not None:
+            queue = None
+            if self.settings.cloud.offline_policy == "queue":  # durable: queued requests outlive a restart
+                queue = await asyncio.to_thread(Outbox, self.settings.data_dir / "cloud_requests.db",
+                                                max_messages=self.settings.cloud.queue_max)
+            self.fallback = Fallback(self.cloud, queue=queue, expiry_s=self.settings.cloud.queue_expiry_s)
+            self.pipeline.use_fallback(self.fallback)
         if self.settings.uplink.outbox:
             self.uplink.outbox = await asyncio.to_thread(Outbox, self.settings.data_dir / "outbox.db",
                                                          max_messages=self.settings.uplink.outbox_max)
@@ -146,6 +153,8 @@ class EdgeDaemon:
             group.create_task(self._route(self.uplink_bus))
             group.create_task(self._watch_model())
             group.create_task(self.load.run())
+            if self.fallback is not None and self.settings.cloud.offline_policy == "queue":
+                group.create_task(self._drain_cloud_queue(self.fallback))
             group.create_task(self.uplink.run())
 
     async def stop(self) -> None:
@@ -157,6 +166,8 @@ class EdgeDaemon:
         await self.uplink.stop()
         if self.cloud is not None:
             await self.cloud.aclose()
+        if self.fallback is not None:
+            await asyncio.to_thread(self.fallback.close)
         await self.uplink_bus.stop()
         await self.bus.stop()
         if self.uplink.outbox is not None:
@@ -343,6 +354,18 @@ class EdgeDaemon:
             decision.confirm_ttl_s = self.confirmations.ttl_s
         self.monitor.observe(ActivityEvent.from_decision(decision, utterance, utterance.user or "unknown"))
         return decision
+
+    async def _drain_cloud_queue(self, fallback: Fallback) -> None:
+        """Run requests queued while the cloud was away, in order, once it answers again."""
+        while True:
+            await asyncio.sleep(self.settings.cloud.breaker.open_s / 2)
+            try:
+                for utterance, answer in await fallback.drain():
+                    decision = self._refusal(utterance, answer.outcome, answer.reply)
+                    decision.source, decision.plan_id = answer.source, answer.plan_id
+                    await self._record(decision)
+            except AutoGLMError as exc:
+                log.warning("cloud queue not drained", extra={"error": str(exc)})
 
     def _refusal(self, utterance: Utterance, outcome: Outcome, reply: str) -> Decision:
         return Decision(utterance_id=utterance.id, trace_id=utterance.trace_id, edge_id=self.settings.edge_id,

@@ -11,12 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic import BaseModel
+
 from edge.cloud_client import CloudError, CloudRejectedError, CloudUnavailableError
+from edge.outbox import Outbox
 from edge.replies import render
-from shared.decision import DecisionSource, Outcome
+from shared.decision import DecisionSource, Outcome, Utterance
 from shared.errors import PayloadError
 from shared.plan import PlanResponse, PlanStatus
 
@@ -44,6 +49,14 @@ class CloudPlanner(Protocol):
         ...
 
 
+class _Queued(BaseModel):
+    """A request kept for when the cloud is back."""
+
+    utterance: Utterance
+    language: str
+    expires: float  # wall-clock seconds: the queue outlives restarts
+
+
 @dataclass(frozen=True, slots=True)
 class CloudAnswer:
     """What the fallback decided, for the decision record."""
@@ -57,14 +70,65 @@ class CloudAnswer:
 
 
 class Fallback:
-    """Asks the cloud, and turns every way that can fail into an answer."""
+    """Asks the cloud, and turns every way that can fail into an answer.
 
-    def __init__(self, cloud: CloudPlanner) -> None:
+    With a `queue` (the "queue" offline policy), a request that finds the cloud unreachable is kept there, with
+    its expiry, and `drain()` runs it once the cloud answers again.
+    """
+
+    def __init__(self, cloud: CloudPlanner, *, queue: Outbox | None = None, expiry_s: float = 900.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self._cloud = cloud
         self._probing: asyncio.Task[None] | None = None
+        self._queue = queue
+        self._expiry_s = expiry_s
+        self._clock = clock
 
-    async def ask(self, text: str, language: str, trace_id: str, *, confirmed: bool) -> CloudAnswer:
+    async def ask(self, text: str, language: str, trace_id: str, *, confirmed: bool,
+                  utterance: Utterance | None = None) -> CloudAnswer:
         """Plan and run `text` in the cloud; never raises for a cloud that is down, slow or refusing."""
+        answer = await self._ask(text, language, trace_id, confirmed=confirmed)
+        if answer.outcome is Outcome.CLOUD_UNAVAILABLE and self._queue is not None and utterance is not None:
+            held = _Queued(utterance=utterance, language=language, expires=self._clock() + self._expiry_s)
+            await asyncio.to_thread(self._queue.put, "cloud-request", held.model_dump_json().encode())
+            return CloudAnswer(Outcome.QUEUED, DecisionSource.DEGRADED,
+                               render(language, "cloud_queued", text=text, minutes=self._expiry_s / 60),
+                               error=answer.error)
+        return answer
+
+    async def drain(self) -> list[tuple[Utterance, CloudAnswer]]:
+        """Run queued requests in order while the cloud answers; expired ones end with an `expired` answer."""
+        if self._queue is None:
+            return []
+        if not self._cloud.ready:  # nobody may be asking: probe here too, or a half-open breaker never closes
+            if len(self._queue):
+                self._probe_soon()
+            return []
+        done: list[tuple[Utterance, CloudAnswer]] = []
+        for pending in await asyncio.to_thread(self._queue.peek, 50):
+            try:
+                held = _Queued.model_validate_json(pending.payload)
+            except ValueError:  # a damaged row: it can never run, so it must not block the rest
+                await asyncio.to_thread(self._queue.ack, pending.seq)
+                continue
+            u, language = held.utterance, held.language
+            if held.expires <= self._clock():
+                answer = CloudAnswer(Outcome.CLOUD_UNAVAILABLE, DecisionSource.DEGRADED,
+                                     render(language, "cloud_expired", text=u.text), error="expired in the queue")
+            else:
+                answer = await self._ask(u.text, language, u.trace_id, confirmed=u.confirmed)
+                if answer.outcome is Outcome.CLOUD_UNAVAILABLE:
+                    break  # still away: keep it and everything after it, in order
+            await asyncio.to_thread(self._queue.ack, pending.seq)
+            done.append((u, answer))
+        return done
+
+    def close(self) -> None:
+        """Close the queue's database (queued requests stay in it for the next start)."""
+        if self._queue is not None:
+            self._queue.close()
+
+    async def _ask(self, text: str, language: str, trace_id: str, *, confirmed: bool) -> CloudAnswer:
         if not self._cloud.ready:  # answer now; a probe in the background finds out when the cloud is back
             self._probe_soon()
             closed = CloudUnavailableError("the cloud breaker is open", retry_after_s=0)

@@ -15,6 +15,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge.backoff import Backoff
 from edge.config import MqttSettings
 from shared.errors import TransportError
 
@@ -75,9 +76,10 @@ class PahoBus:
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=paho.MQTTv311
         )
         self._client.manual_ack_set(True)
-        self._client.reconnect_delay_set(
-            min_delay=max(1, int(settings.reconnect_min_s)), max_delay=int(settings.reconnect_max_s)
-        )
+        # Capped exponential backoff with full jitter, so a fleet of gateways does not reconnect in step after a
+        # broker restart; paho waits whatever delay is set before each retry (see `_arm_backoff`).
+        self._backoff = Backoff(settings.reconnect_min_s, max(settings.reconnect_max_s, settings.reconnect_min_s))
+        self._arm_backoff()
         self._client.max_queued_messages_set(10_000)
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
@@ -174,18 +176,27 @@ class PahoBus:
             client.subscribe(topic_filter, qos)
         if self._birth:
             client.publish(self._birth[0], self._birth[1], qos=1, retain=True)
+        self._backoff.reset()
         self._set_connected(True)
         log.info("mqtt connected", extra={"host": self._settings.host, "port": self._settings.port})
 
     def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
+        delay = self._arm_backoff()
         log.warning("mqtt broker unreachable; retrying with backoff",
-                    extra={"host": self._settings.host, "port": self._settings.port})
+                    extra={"host": self._settings.host, "port": self._settings.port, "retry_in_s": round(delay, 2)})
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         if self._connected and not self._stopping:
             self.reconnects += 1
             log.warning("mqtt disconnected", extra={"reason": str(rc)})
+        self._arm_backoff()
         self._set_connected(False)
+
+    def _arm_backoff(self) -> float:
+        """Set paho's next retry delay from the jittered backoff (at least 50 ms)."""
+        delay = max(0.05, self._backoff.next_delay())
+        self._client.reconnect_delay_set(min_delay=delay, max_delay=delay)  # type: ignore[arg-type]  # floats work
+        return delay
 
     def _set_connected(self, value: bool) -> None:
         self._connected = value

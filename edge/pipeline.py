@@ -96,7 +96,7 @@ class Pipeline:
                 return finish(outcome, reply, **fields)
             t = time.perf_counter()
             answer = await self._fallback.ask(utterance.text, language, utterance.trace_id,
-                                              confirmed=utterance.confirmed)
+                                              confirmed=utterance.confirmed, utterance=utterance)
             stages["cloud"] = round((time.perf_counter() - t) * 1000, 3)
             fields.update(source=answer.source, plan_id=answer.plan_id)
             if answer.model is not None:
@@ -212,6 +212,10 @@ class Pipeline:
                 self._model is not None and plan is not None and self._model.confident_for(plan, match)))
             out.append((match, plan) if match is not None and plan is not None and acts and confident else None)
         return out if any(out) else None
+
+    def use_fallback(self, fallback: Fallback | None) -> None:
+        """Send what the edge cannot serve to the cloud (set once the queue file is open)."""
+        self._fallback = fallback
 
     def use_cache(self, cache: DecisionCache | None) -> None:
         """Serve repeated requests from `cache` (set once the data directory is open)."""

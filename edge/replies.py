@@ -30,6 +30,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "rate_limited": {"en": "Not now: {reason}. Try again later.", "zh-cn": "暂不执行：{reason}。请稍后再试。"},
     "held": {"en": "Please confirm first: {reason}.", "zh-cn": "请先确认：{reason}。"},
     "busy": {"en": "I am busy right now; please try again in a moment.", "zh-cn": "我现在有点忙，请稍后再试。"},
+    "cloud_queued": {"en": "'{text}' needs the cloud, which is unreachable; I will do it when it is back "
+                            "(within {minutes:g} min). Local commands still work.",
+                     "zh-cn": "“{text}”需要云端处理，云端暂时连不上；恢复后{minutes:g}分钟内会执行。"
+                              "本地指令仍然可用。"},
+    "cloud_expired": {"en": "'{text}' was not done: the cloud was unreachable for too long.",
+                      "zh-cn": "“{text}”没有执行：云端太久连不上了。"},
     "not_understood": {"en": "Sorry, I did not understand '{text}'.", "zh-cn": "抱歉，我没听懂“{text}”。"},
     "needs_confirmation": {"en": "Please confirm first: {summary} is a sensitive action.",
                            "zh-cn": "请先确认：{summary}是敏感操作。"},

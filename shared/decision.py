@@ -41,6 +41,7 @@ class Outcome(StrEnum):
     PLANNED = "planned"  # handed to the cloud planner, whose plan is running (device results follow as events)
     RATE_LIMITED = "rate_limited"  # the behaviour monitor saw a burst from this user or on this device
     BUSY = "busy"  # shed by the admission policy under load: try again shortly
+    QUEUED = "queued"  # needs the cloud, which is unreachable: kept, and run when it is back (unless expired)
     CLOUD_UNAVAILABLE = "cloud_unavailable"  # needed the cloud, which is unreachable, slow or overloaded
     ERROR = "error"
 

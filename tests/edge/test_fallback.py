@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from edge.cloud_client import CloudRejectedError, CloudTimeoutError, CloudUnavailableError, CloudUnreachableError
 from edge.fallback import Fallback
-from shared.decision import DecisionSource, Outcome
+from edge.outbox import Outbox
+from shared.decision import DecisionSource, Outcome, Utterance
 from shared.plan import Plan, PlanResponse, PlanStatus, PlanStep
 
 LIGHT_ON = Plan(steps=[PlanStep(id="s1", tool="light.turn_on", args={"device_id": "kitchen_light"})])
@@ -106,3 +108,30 @@ async def test_a_run_that_fails_after_the_proposal_is_reported() -> None:
     cloud = FakeCloud(proposal(LIGHT_ON), run_answer=CloudTimeoutError("0.8 s"))
     answer = await Fallback(cloud).ask("make the kitchen cosy", "en", "t", confirmed=False)
     assert answer.outcome is Outcome.CLOUD_UNAVAILABLE
+
+
+async def test_queue_policy_keeps_a_request_and_runs_it_when_the_cloud_is_back(tmp_path: Path) -> None:
+    cloud = FakeCloud(proposal(LIGHT_ON), ready=False)
+    now = [1000.0]
+    fallback = Fallback(cloud, queue=Outbox(tmp_path / "q.db"), expiry_s=60, clock=lambda: now[0])
+    held = Utterance(text="make the kitchen cosy", language="en")
+    answer = await fallback.ask(held.text, "en", held.trace_id, confirmed=False, utterance=held)
+    assert answer.outcome is Outcome.QUEUED and "within 1 min" in answer.reply
+    assert await fallback.drain() == []  # still away: nothing runs, nothing is lost
+    cloud.ready = True
+    [(utterance, done)] = await fallback.drain()
+    assert utterance.id == held.id and done.outcome is Outcome.PLANNED and cloud.runs == [("p-1", False)]
+    assert await fallback.drain() == []  # ran once
+
+
+async def test_a_queued_request_that_expired_is_reported_not_run(tmp_path: Path) -> None:
+    cloud = FakeCloud(proposal(LIGHT_ON), ready=False)
+    now = [1000.0]
+    fallback = Fallback(cloud, queue=Outbox(tmp_path / "q.db"), expiry_s=60, clock=lambda: now[0])
+    held = Utterance(text="make the kitchen cosy", language="en")
+    await fallback.ask(held.text, "en", held.trace_id, confirmed=False, utterance=held)
+    now[0] += 61
+    cloud.ready = True
+    [(_, expired)] = await fallback.drain()
+    assert expired.outcome is Outcome.CLOUD_UNAVAILABLE and "too long" in expired.reply
+    assert cloud.asked == []

@@ -105,6 +105,14 @@ class Hybrid:
 
 @pytest.fixture
 async def hybrid(broker: BrokerInfo, tmp_path: Path) -> AsyncIterator[Hybrid]:
+    async with start_hybrid(broker, tmp_path, {"minimum_calls": 2, "window_size": 4, "open_s": 60.0}) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def start_hybrid(broker: BrokerInfo, tmp_path: Path, breaker: dict[str, float],
+                       **cloud_settings: object) -> AsyncIterator[Hybrid]:
+    """Home + edge with a cloud url (the cloud itself is started by the test, on `port`)."""
     db = tmp_path / "cloud.db"
     setup = SqliteStore(db)
     await setup.open()
@@ -115,8 +123,7 @@ async def hybrid(broker: BrokerInfo, tmp_path: Path) -> AsyncIterator[Hybrid]:
     port = free_port()
     home = SimulatedHome(broker.host, broker.port, sensor_interval=0.5)
     await asyncio.to_thread(home.start)
-    cloud = {"url": f"http://127.0.0.1:{port}", "token": credential.secret,
-             "breaker": {"minimum_calls": 2, "window_size": 4, "open_s": 60.0}}
+    cloud = {"url": f"http://127.0.0.1:{port}", "token": credential.secret, "breaker": breaker, **cloud_settings}
     settings = edge_settings(broker, tmp_path / "edge", cloud=cloud)
     try:
         async with start_edge(settings) as edge:
@@ -127,19 +134,25 @@ async def hybrid(broker: BrokerInfo, tmp_path: Path) -> AsyncIterator[Hybrid]:
         await asyncio.to_thread(home.stop)
 
 
+async def cloud_knows_the_light(db: Path) -> None:
+    """Wait until the cloud has learned the edge's devices over the MQTT twin sync."""
+    store = SqliteStore(db)
+    await store.open()
+    try:
+        for _ in range(200):
+            if await store.get_device("autoglm_sim_kitchen_light") is not None:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the cloud never learned the kitchen light")
+    finally:
+        await store.close()
+
+
 async def test_what_the_edge_cannot_do_is_planned_and_run_by_the_cloud(hybrid: Hybrid) -> None:
     running = hybrid.running
     async with serve_cloud(hybrid.broker, hybrid.db, hybrid.port):
         await running.say("turn off the kitchen lights")
-        store = SqliteStore(hybrid.db)
-        await store.open()
-        try:
-            for _ in range(200):  # the cloud learns the edge's devices over the MQTT twin sync
-                if await store.get_device("autoglm_sim_kitchen_light") is not None:
-                    break
-                await asyncio.sleep(0.05)
-        finally:
-            await store.close()
+        await cloud_knows_the_light(hybrid.db)
         decision = await running.say(CLOUD_ONLY)
         assert decision.outcome == "planned", decision.reply
         assert decision.source == "cloud" and decision.plan_id
@@ -185,3 +198,21 @@ async def test_cloud_stopped_then_black_holed_local_commands_still_work(hybrid: 
         assert local.outcome == "done" and running.home.state("kitchen_light")["state"] == "OFF"
     value = running.edge.metrics.registry.get_sample_value("autoglm_edge_cloud_breaker_state", {"state": "open"})
     assert value == 1.0
+
+
+async def test_queue_policy_runs_a_request_made_offline_once_the_cloud_is_back(broker: BrokerInfo,
+                                                                              tmp_path: Path) -> None:
+    breaker = {"minimum_calls": 1, "window_size": 2, "open_s": 0.5}
+    async with start_hybrid(broker, tmp_path, breaker, offline_policy="queue", queue_expiry_s=120) as hybrid:
+        running = hybrid.running
+        async with serve_cloud(hybrid.broker, hybrid.db, hybrid.port):  # the cloud learns the home, then goes
+            await cloud_knows_the_light(hybrid.db)
+        await running.say("turn off the kitchen lights")
+        queued = await running.say(CLOUD_ONLY)  # the cloud is down
+        assert (queued.outcome, queued.source) == ("queued", "degraded"), queued.reply
+        assert running.home.state("kitchen_light")["state"] == "OFF"
+        async with serve_cloud(hybrid.broker, hybrid.db, hybrid.port):
+            await wait_for(lambda: running.home.state("kitchen_light")["state"] == "ON", timeout=30,
+                           what="the queued request run by the cloud")
+        later = await running.edge.store.decisions(queued.trace_id)
+        assert [d.outcome.value for d in later][:1] == ["planned"], later  # newest first: the drained run
