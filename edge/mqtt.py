@@ -191,6 +191,16 @@ class PahoBus:
             log.warning("mqtt disconnected", extra={"reason": str(rc)})
         self._arm_backoff()
         self._set_connected(False)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._fail_pending)
+
+    def _fail_pending(self) -> None:
+        """The connection dropped before these PUBACKs: their senders must not wait for ever (the outbox sends
+        again after the reconnect, under the same message id; a direct publish reports the message as unsent)."""
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(TransportError("the MQTT connection dropped before the broker acknowledged"))
 
     def _arm_backoff(self) -> float:
         """Set paho's next retry delay from the jittered backoff (at least 50 ms)."""

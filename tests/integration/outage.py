@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import tempfile
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,8 +25,17 @@ class PersistentMosquitto(_Mosquitto):
 
     def __init__(self, binary: str, workdir: Path) -> None:
         super().__init__(binary, workdir)
+        # Mosquitto started as root drops to its own user, which cannot write into pytest's private tmp_path:
+        # without a writable place the sessions are silently not saved, and a restart loses queued messages.
+        self.store = Path(tempfile.mkdtemp(prefix="autoglm-broker-"))
+        self.store.chmod(0o777)
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {workdir}/\nmax_queued_messages 100000\n")
+                             f"persistence_location {self.store}/\nmax_queued_messages 100000\n")
+
+    def stop(self) -> None:
+        super().stop()
+        if not (self.store / "mosquitto.db").exists():
+            raise AssertionError(f"the broker did not save its sessions in {self.store}: see {self.log}")
 
 
 class Collector:
@@ -72,6 +82,18 @@ class Collector:
             for delta in deltas:
                 out |= {(delta["device_id"], prop, int(v["version"])) for prop, v in delta["values"].items()}
         return out
+
+    def redelivered_differently(self) -> list[str]:
+        """Ids that arrived more than once with different contents (de-duplicating by id would then lose data)."""
+        seen: dict[str, str] = {}
+        bad = []
+        with self._lock:
+            envelopes = list(self.envelopes)
+        for envelope in envelopes:
+            body = json.dumps(envelope, sort_keys=True)
+            if seen.setdefault(str(envelope["id"]), body) != body:
+                bad.append(str(envelope["id"]))
+        return bad
 
     def ids(self) -> list[str]:
         with self._lock:

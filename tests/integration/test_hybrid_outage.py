@@ -232,8 +232,9 @@ async def test_cloud_stopped_then_black_holed_the_home_keeps_working_and_nothing
     assert len(open_answers) == len(after_open) > 0 and all(ms < 50 for ms in open_answers), after_open
     lost = made - collector.versions()
     assert made and not lost, f"{len(lost)} of {len(made)} reports lost: {sorted(lost)[:10]}"
-    ids = collector.ids()
-    assert len(ids) == len(set(ids)), "a report was delivered twice"
+    # At-least-once: a message in flight at the broker's stop may arrive twice, with the same id and contents
+    # (the cloud drops it as a duplicate); never two different messages under one id.
+    assert collector.redelivered_differently() == []
     print(f"\noutage {OUTAGE_S:g}s x2: local {len(stopped.local) + len(holed.local)} served, cloud-needing "
           f"{len(stopped.cloud) + len(holed.cloud)} answered, breaker-open answer max "
           f"{max(open_answers):.2f} ms, {len(made)} reported values made during the outage, 0 lost")

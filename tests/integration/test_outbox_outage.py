@@ -39,7 +39,7 @@ def cloud_broker(tmp_path: Path) -> Iterator[PersistentMosquitto]:
 
 
 async def outage(broker: BrokerInfo, cloud_broker: PersistentMosquitto, data: Path, *, outbox: bool
-                 ) -> tuple[list[int], list[int], list[str], int]:
+                 ) -> tuple[list[int], list[int], list[str], int, list[str]]:
     """Toggle the light through an outage of the cloud's broker; (versions made, versions received, ids, queued)."""
     home = SimulatedHome(broker.host, broker.port, sensor_interval=60)
     await asyncio.to_thread(home.start)
@@ -70,7 +70,7 @@ async def outage(broker: BrokerInfo, cloud_broker: PersistentMosquitto, data: Pa
             await wait_for(lambda: max(collector.state_versions(), default=0) >= made[-1], timeout=15,
                            what="the latest state in the cloud")
             await asyncio.sleep(0.3)  # anything still in flight
-            return made, collector.state_versions(), collector.ids(), queued
+            return made, collector.state_versions(), collector.ids(), queued, collector.redelivered_differently()
     finally:
         collector.stop()
         await asyncio.to_thread(home.stop)
@@ -78,16 +78,20 @@ async def outage(broker: BrokerInfo, cloud_broker: PersistentMosquitto, data: Pa
 
 async def test_reports_made_while_the_cloud_broker_is_down_all_arrive_once(
         broker: BrokerInfo, cloud_broker: PersistentMosquitto, tmp_path: Path) -> None:
-    made, received, ids, queued = await outage(broker, cloud_broker, tmp_path / "edge", outbox=True)
+    made, received, ids, queued, collector_redelivered = await outage(broker, cloud_broker, tmp_path / "edge",
+                                                                       outbox=True)
     assert queued >= TOGGLES  # they waited in the outbox
     lost = sorted(set(made) - set(received))
     assert lost == [], f"reports lost: versions {lost}"
-    assert len(ids) == len(set(ids)), "a message arrived twice"
+    # At-least-once: a message in flight when the broker stopped may arrive again, always with the same id and
+    # contents, which the cloud drops as a duplicate (tests/cloud/test_twin_sync.py); never a different message.
+    assert len(set(ids)) >= len(ids) - 5, "far more redeliveries than messages in flight"
+    assert collector_redelivered == []
 
 
 async def test_negative_control_without_the_outbox_reports_are_lost(
         broker: BrokerInfo, cloud_broker: PersistentMosquitto, tmp_path: Path) -> None:
-    made, received, _, _ = await outage(broker, cloud_broker, tmp_path / "edge", outbox=False)
+    made, received, _, _, _ = await outage(broker, cloud_broker, tmp_path / "edge", outbox=False)
     lost = sorted(set(made) - set(received))
     assert lost, "without the outbox the outage should lose reports: the test cannot detect loss"
     assert made[-1] in received  # only the full re-sync after the reconnect carried the latest state
