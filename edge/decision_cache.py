@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Reported values of one device by id (``Twins.values``); called on the worker thread, so it must not block.
 TwinValues = Callable[[str], Mapping[str, Any]]
+#: A hit refreshes its row's last-used time at most this often (the LRU order is kept to the minute).
+TOUCH_EVERY_S = 60.0
 TABLE = "decision_cache"
 #: Hex characters of the sha256 kept as the twin fingerprint (64 bits: collisions among one sentence's rows are moot).
 FINGERPRINT_CHARS = 16
@@ -161,10 +163,10 @@ class DecisionCache:
     def _get(self, text: str, language: str, versions: Versions) -> CachedDecision | None:
         now = self._clock()
         rows = self._db.conn.execute(
-            f"SELECT rowid, twin, device_ids, value, expires FROM {TABLE} WHERE text = ? AND language = ? "
+            f"SELECT rowid, twin, device_ids, value, expires, last_used FROM {TABLE} WHERE text = ? AND language = ? "
             f"AND {_VERSIONS}", [text, language, *astuple(versions)]).fetchall()
         prints: dict[tuple[str, ...], str] = {}  # several rows (states) of one sentence often share devices
-        for rowid, twin, device_ids, value, expires in rows:
+        for rowid, twin, device_ids, value, expires, last_used in rows:
             try:
                 if not isinstance(expires, int | float):
                     raise ValueError(f"expires is {expires!r}")
@@ -184,8 +186,9 @@ class DecisionCache:
                 prints[ids_key] = fingerprint(ids, self._values, self._volatile)
             if prints[ids_key] != twin:
                 continue  # the state changed; the row stays, the state may come back
-            with self._db.conn:
-                self._db.conn.execute(f"UPDATE {TABLE} SET last_used = ? WHERE rowid = ?", [now, rowid])
+            if not isinstance(last_used, int | float) or now - last_used >= TOUCH_EVERY_S:
+                with self._db.conn:  # LRU to the minute: a write per hit would cost more than the hit itself
+                    self._db.conn.execute(f"UPDATE {TABLE} SET last_used = ? WHERE rowid = ?", [now, rowid])
             self.hits += 1
             return decision
         self.misses += 1

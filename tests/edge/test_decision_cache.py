@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from edge.decision_cache import TABLE, CachedDecision, CacheSettings, DecisionCache, Versions, fingerprint
+from edge.decision_cache import (
+    TABLE,
+    TOUCH_EVERY_S,
+    CachedDecision,
+    CacheSettings,
+    DecisionCache,
+    Versions,
+    fingerprint,
+)
 from shared.decision import DecisionSource
 from shared.errors import StorageError
 
@@ -106,9 +114,9 @@ def test_lru_eviction_keeps_the_recently_used(tmp_path: Path, twins: dict[str, d
     cache = open_cache(tmp_path / "edge.db", twins, clock, max_entries=3)
     for text in ("a", "b", "c"):
         cache.put(text, "en", V1, ["lamp"], TURN_ON)
-        clock.now += 1
+        clock.now += TOUCH_EVERY_S  # the LRU order is kept to the minute
     assert cache.get("a", "en", V1) is not None  # "a" is now the most recently used
-    clock.now += 1
+    clock.now += TOUCH_EVERY_S
     cache.put("d", "en", V1, ["lamp"], TURN_ON)
     assert len(cache) == 3 and cache.evictions == 1
     assert cache.get("b", "en", V1) is None
