@@ -47,11 +47,14 @@ def train_tiny(
     seed: Annotated[int, typer.Option("--seed", help="seed of data, tokenizer and weights")] = 0,
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: the profile's)")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="optimiser steps (default: the profile's)")] = None,
+    init: Annotated[Path | None, typer.Option("--init", help="continue from this tiny planner (use a new --seed)")
+                    ] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="peak learning rate (default: the profile's)")] = None,
 ) -> None:
     """Train the tiny GLM planner on generated en/zh requests; prints its accuracy figures as JSON on the last line."""
     from dataclasses import replace
 
-    from cloud.planner.tiny.train import PROFILES  # torch loads only for this command
+    from cloud.planner.tiny.train import MANIFEST, PROFILES  # torch loads only for this command
 
     if profile not in PROFILES:
         typer.secho(f"error: unknown profile {profile!r}: use {' or '.join(PROFILES)}", err=True, fg=typer.colors.RED)
@@ -67,11 +70,18 @@ def train_tiny(
         chosen = replace(chosen, threads=threads)
     if steps is not None:
         chosen = replace(chosen, steps=steps)
+    if lr is not None:
+        chosen = replace(chosen, lr=lr)
+    if init is not None:
+        if not (init / MANIFEST).is_file():
+            typer.secho(f"error: {init} holds no tiny planner ({MANIFEST} missing)", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2)
+        chosen = replace(chosen, curriculum=0.0)
     typer.echo(f"training the tiny planner ({profile} profile, seed {seed}) into {out} ...", err=True)
     from cloud.planner.tiny.train import train_tiny as run
 
     try:
-        manifest = run(out, profile=chosen, seed=seed, progress=True)
+        manifest = run(out, profile=chosen, seed=seed, progress=True, init=init)
     except OSError as exc:
         typer.secho(f"error: cannot write {out}: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from exc

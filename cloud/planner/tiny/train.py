@@ -172,8 +172,13 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """Generate data, train tokenizer and model, evaluate on both held-out splits, save; the manifest as a dict."""
+def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool = True,
+               init: Path | None = None) -> dict[str, Any]:
+    """Generate data, train tokenizer and model, evaluate on both held-out splits, save; the manifest as a dict.
+
+    With `init` (a directory this function wrote), training continues from that model and its tokenizer on fresh
+    examples (use another `seed` than the first run's, so the data is new).
+    """
     started = time.monotonic()
     torch.manual_seed(seed)
     before = torch.get_num_threads()
@@ -186,12 +191,18 @@ def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool
         train += generate("train", profile.steps * per_step - small, seed=seed + 1_000_003, per_home=profile.per_home)
         test = list(generate("test", profile.test_examples, seed=seed))
         heldout = list(generate("heldout", profile.heldout_examples, seed=seed))
-        texts = [prompt_for(e) + e.target() for e in train[::max(1, len(train) // profile.tokenizer_examples)]]
-        tokenizer = train_tokenizer(texts, vocab_size=profile.vocab_size)
-        encoded = encode(train, tokenizer)
-        longest = max(len(seq) for seq, _ in encoded)
-        config = model_config(profile, tokenizer, max_positions=max(1024, 2 ** math.ceil(math.log2(longest * 2))))
-        model = Glm4ForCausalLM(config)  # type: ignore[no-untyped-call]
+        if init is not None:
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(init)
+            model = Glm4ForCausalLM.from_pretrained(init)
+            encoded = encode(train, tokenizer)
+        else:
+            texts = [prompt_for(e) + e.target() for e in train[::max(1, len(train) // profile.tokenizer_examples)]]
+            tokenizer = train_tokenizer(texts, vocab_size=profile.vocab_size)
+            encoded = encode(train, tokenizer)
+            longest = max(len(seq) for seq, _ in encoded)
+            config = model_config(profile, tokenizer,
+                                  max_positions=max(1024, 2 ** math.ceil(math.log2(longest * 2))))
+            model = Glm4ForCausalLM(config)  # type: ignore[no-untyped-call]
         rng = random.Random(seed)
         first = small // profile.per_home  # sequences from small homes
         data = (batches(encoded[:first], profile.batch_size, rng, tokenizer.pad_token_id)
