@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cloud.bus import CloudBus
 from cloud.fleet import Device
 from cloud.twin_sync import TwinStore, TwinSync, reported_of, values_match
+from shared.actions import Change
+from shared.actions import translate as translate_action
 from shared.codec import encode
 from shared.envelope import Envelope
 from shared.errors import (
@@ -26,17 +28,10 @@ from shared.errors import (
     UnknownDeviceError,
     UnsupportedActionError,
 )
-from shared.sync import ApplyResult, DeviceCommand
+from shared.sync import ApplyResult
 from shared.topics import EdgeChannel, edge_topic
 
 log = logging.getLogger(__name__)
-
-#: Colour names a plan may use, as sRGB.
-COLORS: dict[str, tuple[int, int, int]] = {
-    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255),
-    "warm white": (255, 214, 170), "yellow": (255, 255, 0), "orange": (255, 165, 0), "purple": (128, 0, 128),
-    "pink": (255, 105, 180), "cyan": (0, 255, 255),
-}
 
 _ERRORS: dict[str, type[DeviceError]] = {
     "rejected": DeviceRejectedError, "unavailable": DeviceUnavailableError, "timeout": DeviceTimeoutError,
@@ -44,99 +39,9 @@ _ERRORS: dict[str, type[DeviceError]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one action asks of a device: desired values and the reported values that confirm them, or a command."""
-
-    desired: dict[str, Any] = field(default_factory=dict)
-    expect: dict[str, list[Any]] = field(default_factory=dict)
-    command: DeviceCommand | None = None
-
-
-def _state(value: Any, *accepted: Any) -> Change:
-    return Change({"state": value}, {"state": list(accepted or (value,))})
-
-
-def _pct(args: dict[str, Any], key: str) -> float:
-    try:
-        value = float(args[key])
-    except (KeyError, TypeError, ValueError):
-        raise UnsupportedActionError(f"argument {key} must be a number from 0 to 100") from None
-    if not 0 <= value <= 100:
-        raise UnsupportedActionError(f"argument {key} must be from 0 to 100, not {value:g}")
-    return value
-
-
 def translate(device: Device, service: str, args: dict[str, Any], reported: dict[str, Any]) -> Change:
     """Map an HA service call on `device` to a twin change; UnsupportedActionError for anything else."""
-    domain, service = device.domain, service.removeprefix(f"{device.domain}.")
-
-    def cmd(name: str) -> Change:
-        return Change(command=DeviceCommand(device_id=device.device_id, command=name))
-
-    on = str(reported.get("state", "")).upper() == "ON"
-    if domain in ("light", "switch", "fan"):
-        if service == "toggle":
-            service = "turn_off" if on else "turn_on"
-        level = next((args[k] for k in ("brightness_pct", "percentage") if args.get(k) is not None), None)
-        if service == "turn_off" or (level is not None and _pct(args, "brightness_pct" if domain == "light"
-                                                                else "percentage") == 0):
-            return _state("OFF")
-        if service in ("turn_on", "set_percentage"):
-            change = _state("ON")
-            if domain == "light" and level is not None:
-                brightness = round(_pct(args, "brightness_pct") / 100 * 255)
-                change.desired["brightness"], change.expect["brightness"] = brightness, [brightness]
-            if domain == "light" and args.get("color_name"):
-                rgb = COLORS.get(str(args["color_name"]).casefold())
-                if rgb is None:
-                    raise UnsupportedActionError(f"unknown colour {args['color_name']!r} (known: {', '.join(COLORS)})")
-                change.desired["color"] = {"r": rgb[0], "g": rgb[1], "b": rgb[2]}
-            return change
-    elif domain == "climate":
-        if service == "set_temperature":
-            value = float(args.get("temperature", "nan"))
-            if value != value:  # NaN: missing or not a number
-                raise UnsupportedActionError("set_temperature needs a numeric temperature")
-            return Change({"target_temperature": value}, {"target_temperature": [value]})
-        if service in ("turn_off", "set_hvac_mode"):
-            mode = "off" if service == "turn_off" else str(args.get("hvac_mode", ""))
-            return Change({"hvac_mode": mode}, {"hvac_mode": [mode]})
-        if service == "turn_on":
-            return cmd("turn_on")
-    elif domain == "cover":
-        if service in ("open_cover", "close_cover"):
-            return _state("open" if service == "open_cover" else "closed")
-        if service == "stop_cover":
-            return cmd("stop")
-        if service == "set_cover_position":
-            position = round(_pct(args, "position"))
-            return Change({"position": position}, {"position": [position]})
-    elif domain == "lock" and service in ("lock", "unlock"):
-        return _state("LOCKED" if service == "lock" else "UNLOCKED")
-    elif domain == "vacuum":
-        if service == "start":
-            return _state("cleaning")
-        if service == "return_to_base":
-            return _state("docked", "returning", "docked")
-        if service == "stop":
-            return cmd("stop")
-    elif domain == "media_player":
-        simple = {"media_play": "playing", "media_pause": "paused", "turn_off": "off"}
-        if service in simple:
-            return _state(simple[service])
-        if service == "turn_on":
-            return cmd("turn_on")
-        if service in ("media_next_track", "media_previous_track"):
-            return cmd("media_next" if service == "media_next_track" else "media_previous")
-        if service == "volume_set":
-            volume = round(_pct(args, "volume_level") / 100, 2)
-            return Change({"volume": volume}, {"volume": [volume]})
-    elif domain == "alarm_control_panel" and service.startswith("alarm_"):
-        state = {"alarm_arm_away": "armed_away", "alarm_arm_home": "armed_home", "alarm_disarm": "disarmed"}
-        if service in state:
-            return _state(state[service])
-    raise UnsupportedActionError(f"{device.name} ({domain}) cannot {service.replace('_', ' ')}")
+    return translate_action(device.domain, device.device_id, device.name, service, args, reported)
 
 
 def satisfied(expect: dict[str, list[Any]], values: dict[str, Any]) -> bool:

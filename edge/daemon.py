@@ -29,6 +29,7 @@ from edge.monitor import Alert, Monitor
 from edge.mqtt import Message, PahoBus
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
+from edge.plan_runner import LocalPlanRunner
 from edge.policy import Action, AdmissionPolicy
 from edge.registry import Registry
 from edge.replies import render
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 BREAKER_EVENT = "edge.cloud_breaker"
 #: Event type of a behaviour-monitor alert (a burst, a held sensitive sequence or unusual unlock).
 ALERT_EVENT = "edge.alert"
+#: Event type of a `notify` step of a cloud plan the edge replayed while the cloud was away.
+NOTIFY_EVENT = "edge.notify"
 
 
 class EdgeDaemon:
@@ -129,8 +132,10 @@ class EdgeDaemon:
             if self.settings.cloud.offline_policy == "queue":  # durable: queued requests outlive a restart
                 queue = await asyncio.to_thread(Outbox, self.settings.data_dir / "cloud_requests.db",
                                                 max_messages=self.settings.cloud.queue_max)
-            self.fallback = Fallback(self.cloud, queue=queue, expiry_s=self.settings.cloud.queue_expiry_s)
-            self.pipeline.use_fallback(self.fallback)
+            self.fallback = Fallback(self.cloud, queue=queue, expiry_s=self.settings.cloud.queue_expiry_s,
+                                     plans=self.pipeline if self.cache is not None else None)
+            runner = LocalPlanRunner(self.registry, self.twins, self.executor, self._notify)
+            self.pipeline.use_fallback(self.fallback, runner)
         if self.settings.uplink.outbox:
             self.uplink.outbox = await asyncio.to_thread(Outbox, self.settings.data_dir / "outbox.db",
                                                          max_messages=self.settings.uplink.outbox_max)
@@ -366,6 +371,11 @@ class EdgeDaemon:
                     await self._record(decision)
             except AutoGLMError as exc:
                 log.warning("cloud queue not drained", extra={"error": str(exc)})
+
+    async def _notify(self, message: str, trace_id: str) -> None:
+        """A plan's `notify` step run at the edge: an event for the cloud (through the outbox) and a log line."""
+        log.info("notify: %s", message, extra={"trace_id": trace_id, "event": "notify"})
+        await self.uplink.event(NOTIFY_EVENT, {"message": message}, trace_id)
 
     def _refusal(self, utterance: Utterance, outcome: Outcome, reply: str) -> Decision:
         return Decision(utterance_id=utterance.id, trace_id=utterance.trace_id, edge_id=self.settings.edge_id,

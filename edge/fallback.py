@@ -23,7 +23,7 @@ from edge.outbox import Outbox
 from edge.replies import render
 from shared.decision import DecisionSource, Outcome, Utterance
 from shared.errors import PayloadError
-from shared.plan import PlanResponse, PlanStatus
+from shared.plan import Plan, PlanResponse, PlanStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,18 @@ class _Queued(BaseModel):
     expires: float  # wall-clock seconds: the queue outlives restarts
 
 
+class PlanMemory(Protocol):
+    """Where cloud plans are kept for offline replay (the decision cache in production)."""
+
+    async def remember(self, text: str, language: str, plan: Plan) -> None:
+        """Keep the plan the cloud made for these words."""
+        ...
+
+    async def recall(self, text: str, language: str) -> Plan | None:
+        """The plan the cloud made for these words before, if any is still valid."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class CloudAnswer:
     """What the fallback decided, for the decision record."""
@@ -67,6 +79,8 @@ class CloudAnswer:
     plan_id: str | None = None
     model: str | None = None
     error: str | None = None
+    plan: Plan | None = None  # the plan the cloud made (cached for offline replay), or the cached one to replay
+    replayed: bool = False  # the cloud is away: run `plan`, cached from an earlier answer, at the edge
 
 
 class Fallback:
@@ -77,8 +91,9 @@ class Fallback:
     """
 
     def __init__(self, cloud: CloudPlanner, *, queue: Outbox | None = None, expiry_s: float = 900.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, plans: PlanMemory | None = None) -> None:
         self._cloud = cloud
+        self._plans = plans
         self._probing: asyncio.Task[None] | None = None
         self._queue = queue
         self._expiry_s = expiry_s
@@ -88,6 +103,13 @@ class Fallback:
                   utterance: Utterance | None = None) -> CloudAnswer:
         """Plan and run `text` in the cloud; never raises for a cloud that is down, slow or refusing."""
         answer = await self._ask(text, language, trace_id, confirmed=confirmed)
+        if self._plans is not None and answer.outcome is Outcome.PLANNED and answer.plan is not None:
+            await self._plans.remember(text, language, answer.plan)
+        if self._plans is not None and answer.outcome is Outcome.CLOUD_UNAVAILABLE:
+            cached = await self._plans.recall(text, language)
+            if cached is not None:  # the cloud planned this before: the edge runs that plan itself
+                return CloudAnswer(Outcome.PLANNED, DecisionSource.CACHE, render(language, "cloud_replayed"),
+                                   error=answer.error, plan=cached, replayed=True)
         if answer.outcome is Outcome.CLOUD_UNAVAILABLE and self._queue is not None and utterance is not None:
             held = _Queued(utterance=utterance, language=language, expires=self._clock() + self._expiry_s)
             await asyncio.to_thread(self._queue.put, "cloud-request", held.model_dump_json().encode())
@@ -156,7 +178,7 @@ class Fallback:
         outcome = Outcome.PLANNED if status in (PlanStatus.RUNNING, PlanStatus.SUCCEEDED) else Outcome.ERROR
         key = "cloud_planned" if outcome is Outcome.PLANNED else "cloud_plan_failed"
         return CloudAnswer(outcome, DecisionSource.CLOUD, render(language, key, steps=steps, status=status.value),
-                           proposal.plan_id, proposal.model)
+                           proposal.plan_id, proposal.model, plan=proposal.plan)
 
     def _probe_soon(self) -> None:
         if self._probing is not None and not self._probing.done():

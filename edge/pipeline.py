@@ -20,11 +20,13 @@ from edge.fallback import Fallback
 from edge.intents import IntentHandlers, Plan, display
 from edge.model_stage import ModelStage
 from edge.monitor import Monitor
+from edge.plan_runner import LocalPlanRunner
 from edge.registry import Registry
 from edge.replies import Refusal, action_phrase, render
 from edge.schedule import is_relative, schedule_of, without
 from edge.template_stage import IntentMatch, TemplateStage
 from shared.decision import Decision, DecisionSource, DeviceAction, Outcome, Utterance
+from shared.plan import Plan as CloudPlan
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class Pipeline:
         self._handlers = handlers
         self._executor = executor
         self._fallback = fallback
+        self._runner: LocalPlanRunner | None = None
         self._cache = cache
         self._monitor = monitor
 
@@ -101,6 +104,12 @@ class Pipeline:
             fields.update(source=answer.source, plan_id=answer.plan_id)
             if answer.model is not None:
                 fields["model_version"] = answer.model
+            if answer.replayed and answer.plan is not None and self._runner is not None:
+                t = time.perf_counter()
+                actions = await self._runner.run(answer.plan, trace_id=utterance.trace_id)
+                stages["execute"] = round((time.perf_counter() - t) * 1000, 3)
+                outcome, done = _conclude(language, actions) if actions else (Outcome.DONE, "")
+                return finish(outcome, f"{answer.reply} {done}".strip(), actions=actions, **fields)
             return finish(answer.outcome, answer.reply, **fields)
 
         when = schedule_of(text, language)
@@ -213,9 +222,31 @@ class Pipeline:
             out.append((match, plan) if match is not None and plan is not None and acts and confident else None)
         return out if any(out) else None
 
-    def use_fallback(self, fallback: Fallback | None) -> None:
-        """Send what the edge cannot serve to the cloud (set once the queue file is open)."""
+    def use_fallback(self, fallback: Fallback | None, runner: LocalPlanRunner | None = None) -> None:
+        """Send what the edge cannot serve to the cloud (set once the queue file is open); `runner` replays cached
+        cloud plans while the cloud is away."""
         self._fallback = fallback
+        self._runner = runner
+
+    async def remember(self, text: str, language: str, plan: CloudPlan) -> None:
+        """Keep a cloud plan for offline replay (PlanMemory): keyed on the words and the device registry."""
+        if self._cache is not None:
+            decision = CachedDecision(intent="plan", slots={}, source=DecisionSource.CLOUD,
+                                      plan=plan.model_dump(mode="json"))
+            await asyncio.to_thread(self._cache.put, normalize_text(text), language, self._plan_versions(), [],
+                                    decision)
+
+    async def recall(self, text: str, language: str) -> CloudPlan | None:
+        """A cloud plan kept for these words, while the device registry is the one it was made for (PlanMemory)."""
+        if self._cache is None:
+            return None
+        hit = await asyncio.to_thread(self._cache.get, normalize_text(text), language, self._plan_versions())
+        if hit is None or hit.source is not DecisionSource.CLOUD or hit.plan is None:
+            return None
+        return CloudPlan.model_validate(hit.plan)
+
+    def _plan_versions(self) -> Versions:
+        return Versions(planner="cloud", registry=self._registry.digest())
 
     def use_cache(self, cache: DecisionCache | None) -> None:
         """Serve repeated requests from `cache` (set once the data directory is open)."""

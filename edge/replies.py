@@ -36,6 +36,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                               "本地指令仍然可用。"},
     "cloud_expired": {"en": "'{text}' was not done: the cloud was unreachable for too long.",
                       "zh-cn": "“{text}”没有执行：云端太久连不上了。"},
+    "cloud_replayed": {"en": "The cloud is unreachable; I ran the plan it made for this request before.",
+                       "zh-cn": "云端连不上；已按它之前为这个请求生成的计划执行。"},
     "not_understood": {"en": "Sorry, I did not understand '{text}'.", "zh-cn": "抱歉，我没听懂“{text}”。"},
     "needs_confirmation": {"en": "Please confirm first: {summary} is a sensitive action.",
                            "zh-cn": "请先确认：{summary}是敏感操作。"},

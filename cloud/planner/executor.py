@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import operator
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,14 +10,11 @@ from typing import Any
 from cloud.fleet import AuditSink, Caller, Device, EdgeCommander, Notifier
 from cloud.planner.catalogue import ToolSpec, is_device_action, tools_for
 from cloud.planner.conform import check
-from cloud.planner.refs import resolve, state_output
+from shared.refs import resolve, state_output
 from cloud.planner.validate import topological_order, validate_plan
+from shared.actions import compare as compare_values
 from shared.errors import AutoGLMError, ConfirmationRequiredError
 from shared.plan import Plan, PlanStatus, PlanStep, Tool
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le,
-}
 
 
 @dataclass
@@ -57,27 +53,12 @@ class _Run:
     cancelled: bool = False
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 def compare(left: Any, op: str, right: Any) -> bool:
-    """A condition: numbers (and numeric strings such as sensor states) by value, text case-insensitively."""
-    left_n, right_n = _number(left), _number(right)
-    if left_n is not None and right_n is not None:
-        return _COMPARE[op](left_n, right_n)
-    if isinstance(left, str) and isinstance(right, str):
-        return _COMPARE[op](left.lower(), right.lower())
-    if op in ("eq", "ne"):
-        return _COMPARE[op](left, right)
-    raise StepFailedError(f"cannot compare {left!r} {op} {right!r}")
+    """A condition (`shared.actions.compare`); StepFailedError when the values cannot be compared."""
+    try:
+        return compare_values(left, op, right)
+    except ValueError as exc:
+        raise StepFailedError(str(exc)) from None
 
 
 class Executor:

@@ -216,3 +216,19 @@ async def test_queue_policy_runs_a_request_made_offline_once_the_cloud_is_back(b
                            what="the queued request run by the cloud")
         later = await running.edge.store.decisions(queued.trace_id)
         assert [d.outcome.value for d in later][:1] == ["planned"], later  # newest first: the drained run
+
+
+async def test_a_cloud_plan_is_replayed_at_the_edge_while_the_cloud_is_away(hybrid: Hybrid) -> None:
+    running = hybrid.running
+    async with serve_cloud(hybrid.broker, hybrid.db, hybrid.port):
+        await cloud_knows_the_light(hybrid.db)
+        first = await running.say(CLOUD_ONLY)
+        assert first.outcome == "planned", first.reply
+        await wait_for(lambda: running.home.state("kitchen_light")["state"] == "ON", what="the planned light on")
+    await running.say("turn off the kitchen lights")
+    offline = await running.say(CLOUD_ONLY)  # the cloud is gone: the edge runs the plan it made before
+    assert (offline.outcome, offline.source) == ("done", "cache"), offline.reply
+    assert [a.device_id for a in offline.actions] == ["autoglm_sim_kitchen_light"]
+    assert running.home.state("kitchen_light")["state"] == "ON"  # confirmed by the device itself
+    unknown = await running.say("plan a surprise party for my sister")  # never planned: no replay
+    assert unknown.outcome == "cloud_unavailable", unknown.reply
