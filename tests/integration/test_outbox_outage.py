@@ -95,3 +95,40 @@ async def test_negative_control_without_the_outbox_reports_are_lost(
     lost = sorted(set(made) - set(received))
     assert lost, "without the outbox the outage should lose reports: the test cannot detect loss"
     assert made[-1] in received  # only the full re-sync after the reconnect carried the latest state
+
+
+async def test_an_edge_restart_while_offline_loses_nothing(broker: BrokerInfo, cloud_broker: PersistentMosquitto,
+                                                         tmp_path: Path) -> None:
+    home = SimulatedHome(broker.host, broker.port, sensor_interval=60)
+    await asyncio.to_thread(home.start)
+    collector = Collector(cloud_broker.port)
+    uplink = {"mqtt": {"host": "127.0.0.1", "port": cloud_broker.port, "reconnect_min_s": 0.1,
+                       "reconnect_max_s": 0.5}}
+    settings = edge_settings(broker, tmp_path / "edge", uplink=uplink)
+    made: list[int] = []
+    try:
+        async with start_edge(settings) as edge:
+            await wait_for(lambda: len(edge.registry) >= len(home.device_ids), what="discovery")
+            await wait_for(lambda: bool(collector.state_versions()), what="the first full report")
+            await asyncio.to_thread(cloud_broker.stop)
+            await wait_for(lambda: not edge.uplink_bus.connected, what="uplink down")
+            running = Running(broker, home, edge, settings)
+            for i in range(3):
+                assert (await running.say(f"turn {'on' if i % 2 == 0 else 'off'} the kitchen lights")).outcome \
+                    == "done"
+                rows = await edge.store.twin(LIGHT)
+                made.append(next(r.reported_version for r in rows if r.prop == "state"))
+            assert edge.uplink.outbox is not None and len(edge.uplink.outbox) >= 3
+        # the edge is stopped with its reports unsent; it starts again while the cloud is still away
+        async with start_edge(settings) as edge:
+            assert edge.uplink.outbox is not None and len(edge.uplink.outbox) >= 3  # still there after the restart
+            await asyncio.to_thread(cloud_broker.start)
+            outbox_ = edge.uplink.outbox
+            await wait_for(lambda: len(outbox_) == 0, timeout=20, what="outbox drained after the restart")
+            await wait_for(lambda: max(collector.state_versions(), default=0) >= made[-1], timeout=15,
+                           what="the latest state in the cloud")
+        lost = sorted(set(made) - set(collector.state_versions()))
+        assert lost == [], f"reports lost across the restart: versions {lost}"
+    finally:
+        collector.stop()
+        await asyncio.to_thread(home.stop)
