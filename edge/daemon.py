@@ -30,7 +30,7 @@ from edge.mqtt import Message, PahoBus
 from edge.outbox import Outbox
 from edge.pipeline import Pipeline
 from edge.plan_runner import LocalPlanRunner
-from edge.policy import Action, AdmissionPolicy
+from edge.policy import Action, AdmissionPolicy, mentioned_domains
 from edge.registry import Registry
 from edge.replies import render
 from edge.store import EdgeStore, StoredDevice
@@ -337,7 +337,7 @@ class EdgeDaemon:
                     update={"id": asked_by.id})  # the answer goes to whoever confirmed
             except ConfirmationError as exc:
                 return self._refusal(asked_by, Outcome.ERROR, f"{exc}")
-        verdict = self.policy.decide(utterance.user, (), utterance.source)
+        verdict = self.policy.decide(utterance.user, mentioned_domains(utterance.text), utterance.source)
         try:
             if verdict.action is Action.SHED:
                 raise ShedError(verdict.priority, "load")

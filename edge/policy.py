@@ -13,6 +13,7 @@ decisions, and a ShedError from the slot, as busy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,6 +48,19 @@ class Action(StrEnum):
 
 #: Locks and alarms stay responsive under load; settings add to these rather than replace them.
 DEFAULT_DEVICE_PRIORITIES: dict[str, Priority] = {"lock": Priority.HIGH, "alarm_control_panel": Priority.HIGH}
+
+
+#: Words that name a domain before the pipeline has resolved any device, so admission can already put a request
+#: about a lock or an alarm first ("unlock the front door", "把门锁上", "disarm the alarm", "撤防").
+_DOMAIN_WORDS: dict[str, re.Pattern[str]] = {
+    "lock": re.compile(r"\b(?:un)?lock(?:ed|s)?\b|\bdeadbolt\b|门锁|锁上|解锁|开锁|上锁", re.I),
+    "alarm_control_panel": re.compile(r"\balarm\b|\b(?:dis)?arm\b|警报|报警器|布防|撤防", re.I),
+}
+
+
+def mentioned_domains(text: str) -> list[str]:
+    """Domains a request names by its words (before any device is resolved), for `AdmissionPolicy.decide`."""
+    return [domain for domain, words in _DOMAIN_WORDS.items() if words.search(text)]
 
 
 class PolicyRule(BaseModel):

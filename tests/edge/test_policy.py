@@ -15,6 +15,7 @@ from edge.policy import (
     PolicyRule,
     PolicySettings,
     Priority,
+    mentioned_domains,
 )
 
 HIGH, NORMAL, LOW = Priority.HIGH, Priority.NORMAL, Priority.LOW
@@ -182,3 +183,10 @@ def test_validation_errors_are_clear(settings: dict[str, Any], message: str) -> 
 def test_rule_names_are_plain_identifiers() -> None:
     with pytest.raises(ValidationError, match="should match pattern"):
         PolicyRule(name="Overload CPU!", cpu_above=0.8, actions={LOW: Action.SHED})
+
+
+@pytest.mark.parametrize(("text", "domains"), [("unlock the front door", ["lock"]), ("把门锁上", ["lock"]),
+                                               ("disarm the alarm", ["alarm_control_panel"]),
+                                               ("turn on the kitchen lights", []), ("blocked drain", [])])
+def test_domains_are_read_from_the_words_before_devices_are_resolved(text: str, domains: list[str]) -> None:
+    assert mentioned_domains(text) == domains

@@ -292,6 +292,8 @@ async def test_under_load_normal_requests_are_shed_and_high_priority_users_still
     served = await running.say("turn off the kitchen lights", user="alice")
     assert (served.outcome, served.policy_rule) == ("done", "default"), served  # no overload rule touches high
     assert running.home.state("kitchen_light")["state"] == "OFF"
+    lock = await running.say("lock the front door")  # a lock is a high-priority device: not shed either
+    assert (lock.outcome, lock.policy_rule) == ("done", "default"), lock
 
 
 async def test_a_burst_of_commands_on_one_device_is_rate_limited_with_an_alert(running: Running) -> None:
