@@ -9,6 +9,7 @@ import tempfile
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -56,32 +57,25 @@ class Collector:
         with self._lock:
             self.envelopes.append(json.loads(message.payload))
 
-    def state_versions(self) -> list[int]:
-        """Every reported version of the light's `state` the cloud received, duplicates included."""
-        out: list[int] = []
+    def _deltas(self) -> list[dict[str, Any]]:
+        """Every reported delta received, from single deltas and full documents, duplicates included."""
         with self._lock:
             envelopes = list(self.envelopes)
+        out: list[dict[str, Any]] = []
         for envelope in envelopes:
             payload = envelope["payload"]
             assert isinstance(payload, dict)
-            deltas = [payload] if envelope["type"] == "twin.reported" else payload.get("twins", [])
-            for delta in deltas:
-                if delta.get("device_id") == LIGHT and "state" in delta["values"]:
-                    out.append(int(delta["values"]["state"]["version"]))
+            out += [payload] if envelope["type"] == "twin.reported" else payload.get("twins", [])
         return out
+
+    def state_versions(self) -> list[int]:
+        """Every reported version of the light's `state` the cloud received, duplicates included."""
+        return [int(d["values"]["state"]["version"]) for d in self._deltas()
+                if d.get("device_id") == LIGHT and "state" in d["values"]]
 
     def versions(self) -> set[tuple[str, str, int]]:
         """Every (device, property, version) reported to the cloud."""
-        out: set[tuple[str, str, int]] = set()
-        with self._lock:
-            envelopes = list(self.envelopes)
-        for envelope in envelopes:
-            payload = envelope["payload"]
-            assert isinstance(payload, dict)
-            deltas = [payload] if envelope["type"] == "twin.reported" else payload.get("twins", [])
-            for delta in deltas:
-                out |= {(delta["device_id"], prop, int(v["version"])) for prop, v in delta["values"].items()}
-        return out
+        return {(d["device_id"], prop, int(v["version"])) for d in self._deltas() for prop, v in d["values"].items()}
 
     def redelivered_differently(self) -> list[str]:
         """Ids that arrived more than once with different contents (de-duplicating by id would then lose data)."""
