@@ -10,11 +10,11 @@ from typing import Any
 from cloud.fleet import AuditSink, Caller, Device, EdgeCommander, Notifier
 from cloud.planner.catalogue import ToolSpec, is_device_action, tools_for
 from cloud.planner.conform import check
-from shared.refs import resolve, state_output
 from cloud.planner.validate import topological_order, validate_plan
 from shared.actions import compare as compare_values
 from shared.errors import AutoGLMError, ConfirmationRequiredError
 from shared.plan import Plan, PlanStatus, PlanStep, Tool
+from shared.refs import resolve, state_output
 
 
 @dataclass

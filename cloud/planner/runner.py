@@ -51,13 +51,24 @@ def resolve_device(device: str) -> torch.device:
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """INT8 weight-only (torchao, per-row scales) for every Linear and Embedding, in place."""
+    """INT8 weight-only (torchao, per-row scales) for every Linear and Embedding, in place.
+
+    A tied output head stays tied: the head reuses the quantized embedding instead of holding a second INT8 copy
+    (a small model's vocabulary is a large share of its weights).
+    """
     from torchao.quantization import Int8WeightOnlyConfig, quantize_  # type: ignore[import-untyped]
 
+    embeddings = model.get_input_embeddings() if isinstance(model, PreTrainedModel) else None
+    head = model.get_output_embeddings() if isinstance(model, PreTrainedModel) else None  # type: ignore[no-untyped-call]
+    tied = isinstance(embeddings, torch.nn.Embedding) and isinstance(head, torch.nn.Linear) and \
+        head.weight is embeddings.weight
+
     def wanted(module: torch.nn.Module, _fqn: str) -> bool:
-        return isinstance(module, torch.nn.Linear | torch.nn.Embedding)
+        return isinstance(module, torch.nn.Linear | torch.nn.Embedding) and not (tied and module is head)
 
     quantize_(model, Int8WeightOnlyConfig(), filter_fn=wanted)
+    if tied and isinstance(head, torch.nn.Linear) and isinstance(embeddings, torch.nn.Embedding):
+        head.weight = embeddings.weight
     return model
 
 
@@ -96,6 +107,8 @@ def load_model(model_dir: Path, *, dtype: Dtype = "fp32", device: str = "cpu") -
             model = AutoModelForCausalLM.from_config(config, dtype=compute)  # type: ignore[no-untyped-call]
             state = torch.load(model_dir / info["weights"], map_location=target, weights_only=True)
             model.load_state_dict(state, strict=True, assign=True)
+            if getattr(config, "tie_word_embeddings", False):  # assign=True gave the head its own copy
+                model.get_output_embeddings().weight = model.get_input_embeddings().weight
         else:
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=TORCH_DTYPES[dtype])
             if dtype == "int8":

@@ -8,9 +8,9 @@ from typing import Final
 from cloud.fleet import BULK_ACTION_LIMIT, SENSITIVE_ACTIONS, SENSITIVE_COVER_CLASSES, Caller, Device
 from cloud.planner.catalogue import ToolSpec, is_device_action, output_fields, tools_for
 from cloud.planner.conform import check
-from shared.refs import references
 from shared.errors import PermissionDeniedError, PlanValidationError
 from shared.plan import MAX_STEPS, Plan, PlanStep
+from shared.refs import references
 
 #: Roles whose plans may act on devices; the others (viewer, auditor) may only read state and notify.
 ACTING_ROLES: Final = frozenset({"admin", "operator", "edge"})

@@ -65,3 +65,17 @@ def test_cli_quantize_refuses_a_missing_model(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["planner", "quantize", "--model", str(tmp_path), "--out", str(tmp_path / "q")])
     assert result.exit_code == 2
     assert "no config.json" in result.output
+
+
+def test_a_tied_head_stays_tied_in_int8_so_a_small_vocabulary_model_also_halves(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[3] / "cloud" / "models" / "planner-tiny"  # tied embeddings
+    int8 = quantize_checkpoint(shipped, tmp_path / "int8", "int8")
+    assert int8.weight_bytes <= 0.55 * int8.bf16_weight_bytes, int8.as_dict()
+    loaded = load_model(tmp_path / "int8")
+    assert loaded.lm_head.weight is loaded.model.embed_tokens.weight  # one INT8 copy serves both
+    assert weight_bytes(loaded) == int8.weight_bytes
+    ids = torch.arange(3, 40).unsqueeze(0)
+    with torch.inference_mode():
+        ref = load_model(shipped, dtype="bf16")(input_ids=ids).logits.float()
+        got = loaded(input_ids=ids).logits.float()
+    assert torch.nn.functional.cosine_similarity(ref.flatten(), got.flatten(), dim=0) > 0.98
