@@ -53,6 +53,8 @@ BREAKER_EVENT = "edge.cloud_breaker"
 ALERT_EVENT = "edge.alert"
 #: Event type of a `notify` step of a cloud plan the edge replayed while the cloud was away.
 NOTIFY_EVENT = "edge.notify"
+#: Event type of a decision record sent to the cloud (who, what, where, source, outcome, trace_id).
+DECISION_EVENT = "edge.decision"
 
 
 class EdgeDaemon:
@@ -354,6 +356,7 @@ class EdgeDaemon:
             log.exception("pipeline failed", extra=extra)
             decision = self._refusal(utterance, Outcome.ERROR, f"internal error: {type(exc).__name__}")
         decision.policy_rule = verdict.rule
+        decision.user = utterance.user
         if decision.outcome is Outcome.NEEDS_CONFIRMATION:
             decision.confirm_token = self.confirmations.issue(utterance)
             decision.confirm_ttl_s = self.confirmations.ttl_s
@@ -391,6 +394,8 @@ class EdgeDaemon:
                 self.metrics.command_latency.labels(action.domain, action.outcome.value).observe(
                     action.latency_ms / 1000)
         await self.store.add_decision(decision)
+        # the cloud's copy goes through the outbox: it survives an outage and an edge restart
+        await self.uplink.event(DECISION_EVENT, decision.model_dump(mode="json"), decision.trace_id)
         envelope = Envelope(trace_id=decision.trace_id, source=f"edge:{self.settings.edge_id}", type="decision",
                             payload=decision.model_dump(mode="json"))
         try:

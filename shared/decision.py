@@ -96,6 +96,7 @@ class Decision(BaseModel):
     model_version: str | None = None
     intent: str | None = None
     slots: dict[str, Any] = Field(default_factory=dict)
+    user: str | None = None  # who asked, when the satellite or app says
     when: str | None = None  # the words tying the request to a time or an event ("at one pm today")
     plan_id: str | None = None  # the cloud plan that answers it (source `cloud`)
     held_by: str | None = None  # the behaviour-monitor rule that held or limited it ("rate:device", ...)

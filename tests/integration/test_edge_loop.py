@@ -82,6 +82,10 @@ async def test_decision_record_is_published_and_stored(running: Running) -> None
     assert decision.edge_id == EDGE_ID and decision.trace_id and decision.latency_ms > 0
     stored = await running.edge.store.decisions(trace_id=decision.trace_id)
     assert [d.id for d in stored] == [decision.id]
+    # the cloud's copy leaves through the uplink outbox as an event
+    await wait_for(lambda: running.edge.uplink.outbox is not None and len(running.edge.uplink.outbox) == 0,
+                   what="the outbox drained")
+    assert running.edge.uplink.stats["sent"] >= 1
 
 
 async def test_unknown_device_gets_a_clear_answer(running: Running) -> None:
