@@ -17,6 +17,7 @@ from edge.policy import Action, AdmissionPolicy, LoadSample, PolicySettings, Pri
 from edge.say import say
 from shared.errors import StorageError
 from shared.topics import EdgeChannel, edge_topic
+from tests.cloud.twin_fakes import mqtt_peer
 from tests.conftest import BrokerInfo
 from tests.integration.conftest import EDGE_ID, Running, edge_settings, start_edge, wait_for
 
@@ -77,15 +78,17 @@ async def test_chinese_command_by_area(running: Running) -> None:
 
 
 async def test_decision_record_is_published_and_stored(running: Running) -> None:
-    decision = await running.say("turn off the desk lamp")
-    assert decision.outcome == "done"
-    assert decision.edge_id == EDGE_ID and decision.trace_id and decision.latency_ms > 0
-    stored = await running.edge.store.decisions(trace_id=decision.trace_id)
-    assert [d.id for d in stored] == [decision.id]
-    # the cloud's copy leaves through the uplink outbox as an event
-    await wait_for(lambda: running.edge.uplink.outbox is not None and len(running.edge.uplink.outbox) == 0,
-                   what="the outbox drained")
-    assert running.edge.uplink.stats["sent"] >= 1
+    events = edge_topic(EDGE_ID, EdgeChannel.EVENTS)
+    async with mqtt_peer(running.broker.host, running.broker.port, events, name="cloud") as cloud:
+        decision = await running.say("turn off the desk lamp", user="alice")
+        assert decision.outcome == "done" and decision.user == "alice"
+        assert decision.edge_id == EDGE_ID and decision.trace_id and decision.latency_ms > 0
+        stored = await running.edge.store.decisions(trace_id=decision.trace_id)
+        assert [d.id for d in stored] == [decision.id]
+        # the cloud's copy leaves through the uplink outbox as an event
+        [sent] = await cloud.wait_envelope("edge.decision", events)
+        assert sent.trace_id == decision.trace_id and sent.payload["id"] == decision.id
+        assert sent.payload["user"] == "alice" and sent.payload["source"] == "template"
 
 
 async def test_unknown_device_gets_a_clear_answer(running: Running) -> None:
