@@ -20,7 +20,7 @@ from autoglm.intent.phrasings_sampler import Piece, render
 from shared.intent import INTENT_LABELS, OUT_OF_SCOPE, Example
 
 #: Bumped whenever generation changes, so a data hash can be traced to the code that made it.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 IN_SCOPE: tuple[str, ...] = tuple(label for label in INTENT_LABELS if label != OUT_OF_SCOPE)
 #: Share of each label drawn from HA's templates; the rest comes from our own (relative: all ours).
 HA_SHARE: dict[str, float] = {

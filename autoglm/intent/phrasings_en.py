@@ -57,8 +57,6 @@ TEMPLATES: dict[str, list[str]] = {
         "(make|brew) a (fresh|hot|strong|large|small) {drink}", "i'm tired make me a {drink}", "one {drink} please",
         "(make|get) me a {drink} with <milk>", "i want my {drink} with <milk>", "[a] {drink} with <milk> please",
         "start brewing [the] {drink}", "(turn|switch) the (coffee machine|coffee maker) on", "{drink} time",
-        "(set|get) [<the>] {switch} (running|going|started)", "(set|get) the (coffee maker|coffee machine) running",
-        "(start|switch on|turn on) [the] new {switch}", "(set|get) [<the>] {fan} (running|going)",
     ],
     "HassTurnOff": [
         "<off> [<the>] {device}", "turn [<the>] {device} off", "switch [<the>] {device} off",
@@ -91,14 +89,6 @@ TEMPLATES: dict[str, list[str]] = {
         "(set|put) the <lights> <at_area> to <pct>", "{light} to <pct>", "{area} <lights> to <pct>",
         "(set|change) the mood [lighting]", "romantic lighting please", "(set|make) the <lights> (cozy|romantic)",
         "(make|set) the <lights> (warm|cool|soft) white", "give me {color} light [<at_area>]",
-        "(activate|use|pick|choose|try|give me|set|switch to) (a|another|some) (different|new|other) [light] <colour>",
-        "(change|adjust|switch|update|modify) the [current] (light|lighting|lamp) (settings|setting|scheme|mode)",
-        "(change|switch) [up] the (light|lighting|lamp) <colour> [<at_area>]", "(show|give) (me|us) {color}",
-        "(let's|lets) (have|see|try) {color} [light] [<at_area>]", "i'd like a different <colour> [<at_area>]",
-        "(change|adjust|set) [<the>] <lights> (so|so that) i can (sleep|read|relax|work|focus|study|get a good sleep)",
-        "(change|adjust|set) [<the>] <lights> for (reading|sleeping|a movie|dinner|a party|relaxing|work)",
-        "(make|set) the <lights> (right|nice|better) for (reading|sleeping|a movie|dinner|relaxing)",
-        "(cycle|rotate|randomize) the (light|lamp) <colour>",
     ],
     "HassLightSet+down": [
         "dim [<the>] <lights> [<at_area>]", "dim the {area} <lights>", "dim the {light} [<at_area>]",
