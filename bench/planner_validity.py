@@ -14,11 +14,9 @@ import argparse
 import asyncio
 import collections
 import json
-import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from cloud.fleet import DOMAIN_ACTIONS, Caller, Device  # noqa: E402
 from cloud.planner.catalogue import describe  # noqa: E402
 from cloud.planner.conform import check  # noqa: E402
 from cloud.planner.engine import PlannerEngine  # noqa: E402
@@ -35,49 +32,12 @@ from cloud.planner.plan_grammar import steps_for  # noqa: E402
 from cloud.planner.prompt import render_prompt  # noqa: E402
 from cloud.planner.random_model import random_checkpoint  # noqa: E402
 from cloud.planner.runner import ModelRunner  # noqa: E402
+from cloud.planner.samples import Case, cases  # noqa: E402
 from cloud.planner.scheduler import BatchPolicy  # noqa: E402
 from cloud.planner.schema import plan_dict, plan_schema  # noqa: E402
 from cloud.planner.validate import validate_plan  # noqa: E402
 from shared.errors import AutoGLMError  # noqa: E402
-from shared.plan import Plan, PlanRequest  # noqa: E402
-
-SITES = ("home", "cabin", "office")
-AREAS = ("kitchen", "bedroom", "living room", "hall", "garage", "卧室", "客厅")
-TEXTS = ("turn off the {a} light", "lock up", "when I leave, turn everything off and lock up",
-         "如果卧室超过26度就开空调并通知我", "set the {a} to 22 degrees", "把{a}的灯打开", "start the vacuum",
-         "turn on the fan for 10 minutes", "is the front door locked?", "close the {a} blinds",
-         "if the {a} is warmer than 25, switch on the fan and tell me", "good night", "打开{a}的窗帘然后通知我")
-
-
-@dataclass(frozen=True)
-class Case:
-    """One request and who makes it."""
-
-    caller: Caller
-    visible: list[Device]
-    request: PlanRequest
-
-
-def cases(count: int, seed: int) -> list[Case]:
-    """Requests over eight homes of assorted sizes from callers scoped to some sites (or all)."""
-    rng = random.Random(seed)
-    homes = []
-    for index in range(8):
-        sites = SITES[: rng.randint(1, 3)]
-        homes.append([Device(f"{domain}.h{index}_{i}", f"edge-{index}", site, domain, f"{area} {domain}", area,
-                             rng.choice((None, "garage", "blind")) if domain == "cover" else None)
-                      for i in range(rng.choice((0, 2, 5, 9, 14)))
-                      for domain, area, site in [(rng.choice(sorted(DOMAIN_ACTIONS)), rng.choice(AREAS),
-                                                  rng.choice(sites))]])
-    out = []
-    for n in range(count):
-        scope = rng.choice((None, frozenset({"home"}), frozenset({"cabin", "office"}), frozenset({"office"})))
-        caller = Caller(f"caller-{n}", rng.choice(("admin", "operator", "edge")), scope)
-        text = rng.choice(TEXTS).format(a=rng.choice(AREAS))
-        language = "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
-        out.append(Case(caller, [d for d in homes[n % len(homes)] if caller.sees(d.site)],
-                        PlanRequest(text=text, edge_id="edge-x", language=language)))
-    return out
+from shared.plan import Plan  # noqa: E402
 
 
 def verdict(case: Case, plan: object) -> str:
