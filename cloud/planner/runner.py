@@ -29,6 +29,7 @@ from cloud.planner.attention import use_gqa_attention
 from cloud.planner.batch import FinishReason, GenerationOutput, GenerationRequest
 from cloud.planner.closing import Closer
 from cloud.planner.kvcache import LayerKV, PrefixCache, SlabCache, layer_kv
+from cloud.planner.logits import Fp32Logits
 from cloud.planner.prompt import PLAN_SEPARATORS
 from shared.errors import ModelError
 
@@ -157,7 +158,9 @@ class ModelRunner:
         self._windows: dict[tuple[str | None, str | None], int] = {}
         self.closing_rows = 0  # rows that reached their budget window and were closed by the closing rule
         self.gqa_attention = use_gqa_attention(model)
-        self._forward: Callable[..., Any] = model.forward
+        # The decoder stack alone: the runner takes logits at the last position only, and in fp32 (logits.py).
+        self._forward: Callable[..., Any] = model.get_decoder().forward  # type: ignore[no-untyped-call]
+        self._logits = Fp32Logits(model.get_output_embeddings())  # type: ignore[no-untyped-call]
 
     @classmethod
     def load(cls, model_dir: Path, *, dtype: Dtype = "int8", device: str = "auto", compile: bool = True) -> ModelRunner:
@@ -169,7 +172,7 @@ class ModelRunner:
             raise ModelError(f"{model_dir}: cannot load the tokenizer: {exc}") from exc
         runner = cls(model, tokenizer, name=model_dir.name)
         if compile and runner.device.type == "cuda":
-            runner._forward = torch.compile(model.forward, dynamic=True)
+            runner._forward = torch.compile(model.get_decoder().forward, dynamic=True)  # type: ignore[no-untyped-call]
         return runner
 
     def matcher(self, schema: str | None = None, *, grammar: str | None = None) -> xgr.GrammarMatcher:
@@ -200,7 +203,7 @@ class ModelRunner:
         for i, length in enumerate(lengths):
             valid[i, longest - length:longest] = True
         positions = torch.tensor(lengths, device=self.device)
-        logits = torch.stack([last for _, last in prompts]).float()  # (rows in the slab, vocab)
+        logits = self._logits(torch.stack([last for _, last in prompts]))  # (rows in the slab, vocab), fp32
         first_token_s = time.perf_counter() - started
         slab = list(range(len(rows)))  # batch row of each slab row
         bitmask = xgr.allocate_token_bitmask(len(rows), self.vocab_size) if any(r.matcher for r in rows) else None
@@ -226,12 +229,12 @@ class ModelRunner:
                                 position_ids=positions[:, None], past_key_values=cache, use_cache=True,
                                 cache_position=torch.tensor([column], device=self.device))
             positions = positions + 1
-            logits = out.logits[:, -1, :].float()
+            logits = self._logits(out.last_hidden_state[:, -1])
         return [GenerationOutput(self.tokenizer.decode(row.generated, skip_special_tokens=True), len(row.generated),
                                  row.reason or "stop", first_token_s) for row in rows]
 
     def _prefill(self, prompt: str) -> tuple[list[LayerKV], torch.Tensor]:
-        """One prompt's KV and last logits; the part up to its last special token comes from the prefix cache."""
+        """One prompt's KV and last hidden state; the part up to its last special token comes from the prefix cache."""
         ids: list[int] = self.tokenizer(prompt)["input_ids"]
         split = next((i + 1 for i in range(len(ids) - 2, -1, -1) if ids[i] in self._special), 0)
         cache = DynamicCache()
@@ -240,7 +243,7 @@ class ModelRunner:
             prefix = self.prefixes.get(key)
             if prefix is None:
                 self._forward(input_ids=torch.tensor([ids[:split]], device=self.device), past_key_values=cache,
-                              use_cache=True, logits_to_keep=1)
+                              use_cache=True)
                 prefix = layer_kv(cache)
                 self.prefixes.put(key, prefix)
                 cache = DynamicCache()
@@ -249,8 +252,8 @@ class ModelRunner:
         out = self._forward(input_ids=torch.tensor([ids[split:]], device=self.device),
                             position_ids=torch.arange(split, len(ids), device=self.device)[None],
                             cache_position=torch.arange(split, len(ids), device=self.device),
-                            past_key_values=cache, use_cache=True, logits_to_keep=1)
-        return layer_kv(cache), out.logits[0, -1]
+                            past_key_values=cache, use_cache=True)
+        return layer_kv(cache), out.last_hidden_state[0, -1]
 
     def _mask(self, logits: torch.Tensor, rows: Sequence[_Row], bitmask: torch.Tensor | None) -> None:
         """Apply each constrained row's grammar mask to its logits, in place."""
