@@ -4,7 +4,9 @@ Usage: python bench/planner_gpu.py [--tiny] [--steps N] [--prompt-len N] [--no-c
 The model has GLM-4-9B's shape (40 layers, hidden 4096, FFN 13696, 32 heads, 2 KV heads, head dim 128, vocab
 151552). The card's copy bandwidth is measured in the same run; a decode step must read every weight once, so
 the bound is batch x bandwidth / weight bytes read per step (embedding rows excluded, KV cache ignored).
-`--tiny` runs the same code on CPU with a small config (for CI). The last line of stdout is a JSON summary.
+Each step runs as the cloud's runner serves it: the decoder stack (compiled for INT8 on CUDA), then the output head
+at the last position with fp32 logits (cloud.planner.logits). `--tiny` runs the same code on CPU with a small
+config (for CI). The last line of stdout is a JSON summary.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from transformers import DynamicCache, Glm4Config, Glm4ForCausalLM  # noqa: E402
 
+from cloud.planner.logits import Fp32Logits  # noqa: E402
 from cloud.planner.runner import quantize_int8, tensor_bytes, weight_bytes  # noqa: E402
 
 GLM4_9B = {"vocab_size": 151552, "hidden_size": 4096, "intermediate_size": 13696, "num_hidden_layers": 40,
@@ -59,20 +62,24 @@ def read_bytes_per_step(model: torch.nn.Module) -> int:
     return weight_bytes(model) - tensor_bytes(embedding)
 
 
-def decode_rate(forward: Callable[..., Any], vocab: int, batch: int, prompt_len: int, steps: int,
+def decode_rate(forward: Callable[..., Any], head: Fp32Logits, vocab: int, batch: int, prompt_len: int, steps: int,
                 device: torch.device) -> float:
     """Generated tokens per second over `steps` greedy decode steps after a prefill."""
     ids = torch.randint(0, vocab, (batch, prompt_len), device=device)
     cache = DynamicCache()
+
+    def step(ids: torch.Tensor) -> torch.Tensor:  # (batch, n) -> next tokens (batch, 1)
+        hidden = forward(input_ids=ids, past_key_values=cache, use_cache=True).last_hidden_state[:, -1]
+        return head(hidden).argmax(-1, keepdim=True)
+
     with torch.inference_mode():
-        logits = forward(input_ids=ids, past_key_values=cache, use_cache=True).logits[:, -1]
-        token = logits.argmax(-1, keepdim=True)
+        token = step(ids)
         for _ in range(2):  # warm-up steps (and compilation) outside the timing
-            token = forward(input_ids=token, past_key_values=cache, use_cache=True).logits[:, -1].argmax(-1, True)
+            token = step(token)
         sync(device)
         started = time.perf_counter()
         for _ in range(steps):
-            token = forward(input_ids=token, past_key_values=cache, use_cache=True).logits[:, -1].argmax(-1, True)
+            token = step(token)
         sync(device)
     return batch * steps / (time.perf_counter() - started)
 
@@ -82,8 +89,9 @@ def measure(model: torch.nn.Module, forward: Callable[..., Any], vocab: int, ban
     """Weight bytes and, per batch size, tokens/s and the fraction of the bandwidth bound."""
     read = read_bytes_per_step(model)
     out: dict[str, Any] = {"weight_bytes": weight_bytes(model), "bytes_read_per_step": read}
+    head = Fp32Logits(model.get_output_embeddings())  # type: ignore[operator]
     for batch in (1, 32):
-        rate = decode_rate(forward, vocab, batch, args.prompt_len, args.steps, device)
+        rate = decode_rate(forward, head, vocab, batch, args.prompt_len, args.steps, device)
         bound = batch * bandwidth / read
         out[f"batch_{batch}"] = {"tokens_per_s": round(rate, 2), "bound_tokens_per_s": round(bound, 2),
                                  "fraction_of_bound": round(rate / bound, 6)}
@@ -116,13 +124,14 @@ def main() -> None:
     torch.set_default_dtype(torch.float32)
     model.eval()  # type: ignore[no-untyped-call]
     print("bf16:", flush=True)
-    bf16 = measure(model, model.forward, config.vocab_size, bandwidth, args, device)
+    decoder = model.get_decoder()  # type: ignore[no-untyped-call]
+    bf16 = measure(model, decoder.forward, config.vocab_size, bandwidth, args, device)
     quantize_int8(model)
     gc.collect()
-    forward: Callable[..., Any] = model.forward
+    forward: Callable[..., Any] = decoder.forward
     compiled = device.type == "cuda" and not args.no_compile
     if compiled:
-        forward = torch.compile(model.forward, dynamic=True)
+        forward = torch.compile(decoder.forward, dynamic=True)
     print(f"int8 (torchao weight-only{', torch.compile' if compiled else ''}):", flush=True)
     int8 = measure(model, forward, config.vocab_size, bandwidth, args, device)
     summary = {
