@@ -172,6 +172,19 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def history(init: Path | None, profile: Profile, seed: int) -> list[dict[str, Any]]:
+    """The training runs behind a model: `init`'s runs (from its manifest), then this one."""
+    run = {"seed": seed, "steps": profile.steps, "lr": profile.lr, "curriculum": profile.curriculum,
+           "init": None if init is None else str(init)}
+    if init is None:
+        return [run]
+    prior = json.loads((init / MANIFEST).read_text(encoding="utf-8"))
+    earlier = prior.get("history") or [{"seed": prior["data"]["seed"], "steps": prior["profile"]["steps"],
+                                        "lr": prior["profile"]["lr"], "curriculum": prior["profile"]["curriculum"],
+                                        "init": None}]  # a first run saved before manifests kept a history
+    return [*earlier, run]
+
+
 def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool = True,
                init: Path | None = None) -> dict[str, Any]:
     """Generate data, train tokenizer and model, evaluate on both held-out splits, save; the manifest as a dict.
@@ -191,6 +204,7 @@ def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool
         train += generate("train", profile.steps * per_step - small, seed=seed + 1_000_003, per_home=profile.per_home)
         test = list(generate("test", profile.test_examples, seed=seed))
         heldout = list(generate("heldout", profile.heldout_examples, seed=seed))
+        runs = history(init, profile, seed)
         if init is not None:
             tokenizer = PreTrainedTokenizerFast.from_pretrained(init)
             model = Glm4ForCausalLM.from_pretrained(init)
@@ -215,7 +229,7 @@ def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool
             reports |= {f"{name}_grammar": evaluate(model, tokenizer, split, grammar=True, progress=progress)
                         for name, split in (("test", test), ("heldout", heldout))}
         manifest = _save(out_dir, model, tokenizer, profile, seed, reports, final_loss, trained_s,
-                         time.monotonic() - started, len(train))
+                         time.monotonic() - started, len(train), runs)
     finally:
         torch.set_num_threads(before)
     return manifest
@@ -223,7 +237,7 @@ def train_tiny(out_dir: Path, *, profile: Profile, seed: int = 0, progress: bool
 
 def _save(out_dir: Path, model: Glm4ForCausalLM, tokenizer: PreTrainedTokenizerFast, profile: Profile, seed: int,
           reports: dict[str, EvalReport], final_loss: float, trained_s: float, total_s: float,
-          train_examples: int) -> dict[str, Any]:
+          train_examples: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -243,6 +257,7 @@ def _save(out_dir: Path, model: Glm4ForCausalLM, tokenizer: PreTrainedTokenizerF
         "decoding": {"test/heldout": "greedy, unconstrained (no grammar)",
                      "*_grammar": "greedy under the request's plan schema (xgrammar, cloud.planner.runner)"},
         "accuracy": {name: report.summary() for name, report in reports.items()},
+        "history": runs,  # every run from the first weights: seed, steps, peak lr, the model it continued
         "final_loss": round(final_loss, 4),
         "train_seconds": round(trained_s, 1),
         "total_seconds": round(total_s, 1),

@@ -171,6 +171,8 @@ def test_micro_training_run_saves_a_loadable_checkpoint(tmp_path: Path) -> None:
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(manifest["files"])
     assert manifest["architecture"] == "Glm4ForCausalLM" and manifest["data"]["seed"] == 1
     assert set(manifest["accuracy"]) == {"test", "heldout", "test_grammar", "heldout_grammar"}
+    assert manifest["history"] == [{"seed": 1, "steps": MICRO.steps, "lr": MICRO.lr, "curriculum": MICRO.curriculum,
+                                    "init": None}]
     for split, size in (("test", MICRO.test_examples), ("heldout", MICRO.heldout_examples),
                         ("test_grammar", MICRO.test_examples), ("heldout_grammar", MICRO.heldout_examples)):
         figures = manifest["accuracy"][split]
@@ -204,3 +206,16 @@ def test_profiles_are_glm4_shaped() -> None:
     assert {"ci", "full"} <= set(PROFILES)
     for profile in PROFILES.values():
         assert profile.hidden % profile.heads == 0 and profile.heads % profile.kv_heads == 0
+
+
+def test_a_continued_run_records_the_runs_before_it(tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    train_tiny(first, profile=MICRO, seed=1, progress=False)
+    legacy = json.loads((first / MANIFEST).read_text(encoding="utf-8"))
+    del legacy["history"]  # as a model saved before manifests kept one
+    (first / MANIFEST).write_text(json.dumps(legacy), encoding="utf-8")
+    more = replace(MICRO, steps=3, lr=1e-3, curriculum=0.0)
+    manifest = train_tiny(tmp_path / "second", profile=more, seed=5, progress=False, init=first)
+    assert [run["seed"] for run in manifest["history"]] == [1, 5]
+    assert manifest["history"][0]["steps"] == MICRO.steps and manifest["history"][0]["init"] is None
+    assert manifest["history"][1] == {"seed": 5, "steps": 3, "lr": 1e-3, "curriculum": 0.0, "init": str(first)}
