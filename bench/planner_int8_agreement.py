@@ -1,9 +1,10 @@
 """INT8 vs bf16 planner: do both precisions give the same plan, and how often is it the expected plan?
 
-Usage: python bench/planner_int8_agreement.py --model DIR [--requests N] [--batch N] [--threads N]
+Usage: python bench/planner_int8_agreement.py --model DIR [--requests N] [--batch N] [--threads N] [--strict]
 Requests are the tiny planner's evaluation splits (in-distribution `test` and held-out compositions), decoded
 greedily under each request's plan grammar, as the planner serves. The last stdout line is JSON with
-`int8_bf16_same_plan`, `exact_plan_bf16`, `exact_plan_int8`, `n`, and the weight bytes of both.
+`int8_bf16_same_plan`, `exact_plan_bf16`, `exact_plan_int8`, `n`, and the weight bytes of both. `--strict` exits 1
+when the plans agree on fewer than 95% of the requests or INT8 weighs more than 0.55x bf16 (the acceptance goals).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=320)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--strict", action="store_true", help="exit 1 below the acceptance goals")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     examples = [*generate("test", args.requests, seed=args.seed), *generate("heldout", args.requests, seed=args.seed)]
@@ -70,6 +72,11 @@ def main() -> int:
     same = sum(a is not None and a == b for a, b in zip(outputs["bf16"], outputs["int8"], strict=True))
     report["int8_bf16_same_plan"] = round(same / len(examples), 4)
     print(json.dumps(report))
+    ratio = int(report["weight_bytes_int8"]) / int(report["weight_bytes_bf16"])  # type: ignore[call-overload]
+    if args.strict and (report["int8_bf16_same_plan"] < 0.95 or ratio > 0.55):  # type: ignore[operator]
+        print(f"FAIL: same plan {report['int8_bf16_same_plan']} (goal >= 0.95), INT8/bf16 bytes {ratio:.3f} "
+              "(goal <= 0.55)", file=sys.stderr)
+        return 1
     return 0
 
 
