@@ -1,0 +1,47 @@
+"""bench/reliability_report.py: runs the scenarios, writes the report, sums the totals, and fails loudly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.reliability_report import SCENARIOS, TOTALS, summarise
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_reduced_report_has_zero_totals_and_every_negative_control_shows_loss(tmp_path: Path) -> None:
+    out = tmp_path / "reliability.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "reliability_report.py"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {key: summary[key] for key in TOTALS} == dict.fromkeys(TOTALS, 0)
+    controls = [s.name for s in SCENARIOS if s.negative_control]
+    assert controls and all(summary["negative_controls"][name] > 0 for name in controls)
+    assert summary["not_yet_measured"] and summary["failures"] == []
+    text = out.read_text(encoding="utf-8")
+    assert "## What is not claimed" in text and "exactly-once" in text
+    assert all(f"`{s.name}`" in text for s in SCENARIOS)
+
+
+def results(**figures: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": s.name, "figures": figures.get(s.name, {}), "crashed": None} for s in SCENARIOS]
+
+
+def test_a_loss_a_silent_control_and_a_crash_are_failures() -> None:
+    base = {s.name: {"lost": 1 if s.negative_control else 0, "regressions": 1 if s.negative_control else 0}
+            for s in SCENARIOS}
+    assert summarise(results(**base), False)["failures"] == []
+    lossy = dict(base, **{"twins.racing_writes": {"lost": 2}})
+    summary = summarise(results(**lossy), False)
+    assert summary["lost"] == 2 and "lost = 2" in summary["failures"]
+    silent = dict(base, **{"twins.racing_writes.no_expected_version": {"lost": 0}})
+    assert any("negative control" in f for f in summarise(results(**silent), False)["failures"])
+    crashed = results(**base)
+    crashed[0]["crashed"] = "StorageError: boom"
+    summary = summarise(crashed, False)
+    assert summary["crashes"] == 1 and any("crashed" in f for f in summary["failures"])
