@@ -19,6 +19,10 @@ from shared.errors import StorageError
 log = logging.getLogger(__name__)
 
 TABLE = "outbox"
+#: SQLite's `PRAGMA application_id` of an outbox file ("AGOB"): a file stamped otherwise is not ours.
+APPLICATION_ID = 0x41474F42
+#: Tables an outbox file may hold (AUTOINCREMENT keeps its counter in sqlite_sequence).
+OWN_TABLES = frozenset({TABLE, "sqlite_sequence"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,7 @@ class Outbox:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._claim(path)  # before WAL mode: switching it rewrites the file header
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # a report the edge acknowledged survives a power cut
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
@@ -50,6 +55,17 @@ class Outbox:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the outbox {path}: {exc} (move the file away to start afresh; "
                                "unsent messages in it are then lost)") from None
+
+    def _claim(self, path: Path) -> None:
+        """Stamp a new or legacy outbox file as ours; refuse another program's database instead of writing to it."""
+        app_id = int(self._db.execute("PRAGMA application_id").fetchone()[0])
+        tables = {str(r[0]) for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if app_id not in (0, APPLICATION_ID) or not tables <= OWN_TABLES:
+            self._db.close()
+            raise StorageError(f"{path} is not an outbox (application_id {app_id:#x}, tables {sorted(tables)}); "
+                               "give the outbox its own file: nothing in this one was changed")
+        if app_id == 0:
+            self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def __len__(self) -> int:
         return self._count

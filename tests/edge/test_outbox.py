@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from edge.outbox import Outbox
+from edge.outbox import APPLICATION_ID, Outbox
 from shared.errors import StorageError
 
 
@@ -46,3 +47,43 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StorageError, match="move the file away"):
         Outbox(path)
+
+
+def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE devices (device_id TEXT PRIMARY KEY)")
+    other.execute("INSERT INTO devices VALUES ('light.kitchen')")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match="is not an outbox"):
+        Outbox(path)
+    assert path.read_bytes() == before  # refused before any write
+
+
+def test_a_file_stamped_by_another_application_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    other = sqlite3.connect(path)
+    other.execute("PRAGMA application_id = 1234")
+    other.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB)")
+    other.commit()
+    other.close()
+    with pytest.raises(StorageError, match="application_id 0x4d2"):
+        Outbox(path)
+
+
+def test_an_outbox_is_stamped_and_a_legacy_unstamped_one_is_adopted(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    legacy = sqlite3.connect(path)
+    legacy.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
+                   "payload BLOB NOT NULL)")
+    legacy.execute("INSERT INTO outbox (topic, payload) VALUES ('t', x'01')")
+    legacy.commit()
+    legacy.close()
+    box = Outbox(path)
+    assert len(box) == 1
+    box.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    check.close()
