@@ -111,7 +111,8 @@ class EdgeDaemon:
         if self.settings.cache.enabled:
             path = self.settings.data_dir / "decisions.db"
             try:
-                self.cache = await asyncio.to_thread(DecisionCache, path, self.twins.values, self.settings.cache)
+                self.cache, _ = await asyncio.to_thread(DecisionCache.open_or_rebuild, path, self.twins.values,
+                                                        self.settings.cache)
                 self.pipeline.use_cache(self.cache)
             except StorageError as exc:  # only slower without it; the file is left for inspection
                 log.error("decision cache unusable, running without it: %s (delete %s to start afresh)", exc, path)

@@ -1,6 +1,7 @@
 """Decision cache: replay a recent decision for the same words, twin state and versions without running the stages.
 
-One SQLite table (WAL) in the edge's file or its own. Every method is synchronous and blocks on disk: the async
+One SQLite table (WAL) in its own file, or in a database handle the caller shares. A file of its own is checked
+at open (`PRAGMA quick_check`, no foreign tables); `open_or_rebuild` quarantines a damaged one and starts afresh. Every method is synchronous and blocks on disk: the async
 daemon calls them through ``asyncio.to_thread``; a lock makes that safe from any worker thread.
 
 Invalidation: the versions (template, model, planner and a digest of the device registry) are part of the key, so a
@@ -138,12 +139,44 @@ class DecisionCache:
                 Path(db).parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
                 self._db = Database(conn)
+            if self._owned:
+                self._check_own_file(self._db.conn)
             self._db.conn.execute("PRAGMA journal_mode=WAL")
             self._db.conn.execute("PRAGMA synchronous=NORMAL")
             self._db.conn.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"cannot open the decision cache in {db}: {exc} "
                                "(a cache in its own file can simply be deleted)") from None
+
+    @classmethod
+    def open_or_rebuild(cls, path: Path, twin_values: TwinValues, settings: CacheSettings | None = None,
+                        *, clock: Callable[[], float] = time.time) -> tuple[DecisionCache, Path | None]:
+        """The cache in its own file; a corrupt or foreign file is moved aside (returned) and a new cache begun.
+
+        A cache only saves work, so a damaged one is quarantined for inspection rather than repaired or refused.
+        """
+        try:
+            return cls(path, twin_values, settings, clock=clock), None
+        except StorageError as exc:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock()))
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+            for suffix in ("", "-wal", "-shm"):  # the WAL belongs to the damaged file: keep them together
+                part = Path(f"{path}{suffix}")
+                if part.exists():
+                    part.replace(f"{aside}{suffix}")
+            log.error("decision cache quarantined and rebuilt empty", extra={"error": str(exc)[:300],
+                                                                             "quarantined": str(aside)})
+            return cls(path, twin_values, settings, clock=clock), aside
+
+    @staticmethod
+    def _check_own_file(conn: sqlite3.Connection) -> None:
+        """Raise DatabaseError for a file that is damaged or holds tables that are not the cache's."""
+        verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables <= {TABLE}:
+            raise sqlite3.DatabaseError(f"not a decision cache (tables {sorted(tables)})")
 
     def key(self, text: str, language: str, versions: Versions, device_ids: Iterable[str]) -> CacheKey:
         """The key of a decision about `device_ids` in their current twin state."""

@@ -182,3 +182,60 @@ async def test_usable_from_worker_threads(cache: DecisionCache) -> None:
     await asyncio.gather(*(asyncio.to_thread(cache.put, f"t{i}", "en", V1, ["lamp"], TURN_ON) for i in range(20)))
     hits = await asyncio.gather(*(asyncio.to_thread(cache.get, f"t{i}", "en", V1) for i in range(20)))
     assert hits == [TURN_ON] * 20 and cache.errors == 0
+
+
+def open_or_rebuild(path: Path, twins: dict[str, dict[str, Any]], clock: Clock) -> tuple[DecisionCache, Path | None]:
+    return DecisionCache.open_or_rebuild(path, lambda d: twins.get(d, {}), CacheSettings(), clock=clock)
+
+
+def test_a_healthy_cache_file_is_opened_as_it_is(tmp_path: Path, twins: dict[str, dict[str, Any]],
+                                                 clock: Clock) -> None:
+    first, aside = open_or_rebuild(tmp_path / "decisions.db", twins, clock)
+    first.put("turn on the kitchen light", "en", V1, ["lamp"], TURN_ON)
+    first.close()
+    again, aside = open_or_rebuild(tmp_path / "decisions.db", twins, clock)
+    assert aside is None and again.get("turn on the kitchen light", "en", V1) == TURN_ON
+
+
+def test_a_garbage_file_is_quarantined_unchanged_and_a_new_cache_serves(tmp_path: Path,
+                                                                        twins: dict[str, dict[str, Any]],
+                                                                        clock: Clock) -> None:
+    path = tmp_path / "decisions.db"
+    path.write_bytes(b"not a database" * 500)
+    cache, aside = open_or_rebuild(path, twins, clock)
+    assert aside is not None and aside.read_bytes() == b"not a database" * 500
+    assert aside.name.startswith("decisions.db.corrupt-")
+    cache.put("turn on the kitchen light", "en", V1, ["lamp"], TURN_ON)
+    assert cache.get("turn on the kitchen light", "en", V1) == TURN_ON
+
+
+def test_damaged_pages_behind_a_valid_header_are_caught_and_quarantined(tmp_path: Path,
+                                                                         twins: dict[str, dict[str, Any]],
+                                                                         clock: Clock) -> None:
+    path = tmp_path / "decisions.db"
+    cache, _ = open_or_rebuild(path, twins, clock)
+    for i in range(300):
+        cache.put(f"turn on light number {i} " + "x" * 200, "en", V1, ["lamp"], TURN_ON)
+    cache.close()
+    checkpoint = sqlite3.connect(path)
+    checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint.close()
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[page * 2:page * 2 + 200] = b"\xff" * 200  # the third page; the header (page one) stays valid
+    path.write_bytes(bytes(data))
+    rebuilt, aside = open_or_rebuild(path, twins, clock)
+    assert aside is not None and aside.exists()
+    assert rebuilt.get("turn on light number 1 " + "x" * 200, "en", V1) is None  # a fresh, empty cache
+
+
+def test_another_programs_database_is_moved_aside_not_written(tmp_path: Path, twins: dict[str, dict[str, Any]],
+                                                              clock: Clock) -> None:
+    path = tmp_path / "decisions.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE devices (device_id TEXT)")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    _, aside = open_or_rebuild(path, twins, clock)
+    assert aside is not None and aside.read_bytes() == before
