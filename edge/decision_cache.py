@@ -1,8 +1,9 @@
 """Decision cache: replay a recent decision for the same words, twin state and versions without running the stages.
 
 One SQLite table (WAL) in its own file, or in a database handle the caller shares. A file of its own is checked
-at open (`PRAGMA quick_check`, no foreign tables); `open_or_rebuild` quarantines a damaged one and starts afresh. Every method is synchronous and blocks on disk: the async
-daemon calls them through ``asyncio.to_thread``; a lock makes that safe from any worker thread.
+at open (`PRAGMA quick_check`, no foreign tables); `open_or_rebuild` quarantines a damaged one and starts afresh.
+Every method is synchronous and blocks on disk: the async daemon calls them through ``asyncio.to_thread``; a lock
+makes that safe from any worker thread.
 
 Invalidation: the versions (template, model, planner and a digest of the device registry) are part of the key, so a
 model swap or a registry change misses by construction, even for a decision an in-flight request stores after the
