@@ -58,6 +58,12 @@ class Outbox:
 
     def _claim(self, path: Path) -> None:
         """Stamp a new or legacy outbox file as ours; refuse another program's database instead of writing to it."""
+        verdict = str(self._db.execute("PRAGMA quick_check").fetchone()[0])
+        if verdict != "ok":
+            self._db.close()
+            raise StorageError(f"the outbox {path} is damaged ({verdict[:200]}); nothing in it was changed: move it "
+                               "away to start afresh (its unsent messages are then lost) or recover it with "
+                               "`sqlite3 .recover`")
         app_id = int(self._db.execute("PRAGMA application_id").fetchone()[0])
         tables = {str(r[0]) for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if app_id not in (0, APPLICATION_ID) or not tables <= OWN_TABLES:

@@ -1,15 +1,17 @@
 """The edge's SQLite store (WAL): device registry, twins and decision records.
 
 All access goes through one worker thread that owns the connection, so the event loop never
-blocks on disk and SQLite sees a single writer.
+blocks on disk. Multi-statement writes are IMMEDIATE transactions, so a second process on the same
+file (a CLI, a second daemon by mistake) waits for the lock instead of interleaving a read-modify-write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +129,18 @@ class EdgeStore:
             raise StorageError("edge database is not open")
         return self._db
 
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding the write lock from its first read (worker thread only)."""
+        conn = self.db.conn  # autocommit mode: without an explicit BEGIN every statement commits on its own
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     # devices
     async def upsert_device(self, device: StoredDevice) -> None:
         """Insert or replace a device's discovery config."""
@@ -142,9 +156,9 @@ class EdgeStore:
     async def remove_device(self, device_id: str) -> None:
         """Forget a device and its twin."""
         def _remove() -> None:
-            with self.db.conn:
-                self.db.execute("DELETE FROM devices WHERE device_id = ?", [device_id])
-                self.db.execute("DELETE FROM twin WHERE device_id = ?", [device_id])
+            with self._tx() as conn:
+                conn.execute("DELETE FROM devices WHERE device_id = ?", [device_id])
+                conn.execute("DELETE FROM twin WHERE device_id = ?", [device_id])
         await self._call(_remove)
 
     async def set_available(self, device_id: str, available: bool) -> None:
@@ -174,8 +188,7 @@ class EdgeStore:
     def _apply(self, device_id: str, values: dict[str, Any], side: str) -> dict[str, int]:
         now = utcnow().isoformat()
         changed: dict[str, int] = {}
-        conn = self.db.conn
-        with conn:
+        with self._tx() as conn:
             for prop, value in values.items():
                 encoded = json.dumps(value, sort_keys=True)
                 row = conn.execute(
