@@ -250,14 +250,18 @@ class EdgeDaemon:
     # routing
     async def _route(self, bus: PahoBus) -> None:
         async for message in bus.messages():
-            try:
-                await self._dispatch(message)
-            except (PayloadError, TopicError) as exc:
-                self._bad(message, "payload", exc)
-                message.ack()
-            except AutoGLMError as exc:
-                self._bad(message, "handling", exc)
-                message.ack()
+            await self.handle(message)
+
+    async def handle(self, message: Message) -> None:
+        """Dispatch one inbound message; a bad one is counted, logged and acknowledged, never raised."""
+        try:
+            await self._dispatch(message)
+        except (PayloadError, TopicError) as exc:
+            self._bad(message, "payload", exc)
+            message.ack()
+        except AutoGLMError as exc:
+            self._bad(message, "handling", exc)
+            message.ack()
 
     def _bad(self, message: Message, kind: str, exc: AutoGLMError) -> None:
         self.metrics.bad_messages.labels(kind, exc.code).inc()

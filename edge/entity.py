@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.codec import parse_json
+from pydantic import BaseModel
+
+from shared.codec import parse_json, validate_fields
 from shared.discovery import DiscoveryConfig
 from shared.errors import PayloadError, UnsupportedActionError
-from shared.payloads import UnsupportedTemplateError, extract
+from shared.payloads import LightState, MediaPlayerState, UnsupportedTemplateError, VacuumState, extract
 
 Convert = Callable[[Any], Any]
 
@@ -75,6 +77,9 @@ JSON_STATE_KEYS = {
     "media_player": ("state", "volume", "media_title", "source"),
     "light": LIGHT_KEYS,
 }
+#: The types and bounds each JSON-state key must meet (any subset of keys may come in one message).
+JSON_STATE_MODELS: dict[str, type[BaseModel]] = {"vacuum": VacuumState, "media_player": MediaPlayerState,
+                                                  "light": LightState}
 
 
 @dataclass(slots=True)
@@ -181,7 +186,10 @@ class Entity:
             if not isinstance(data, dict):
                 raise PayloadError("state must be a JSON object", model=self.domain)
             keys = JSON_STATE_KEYS.get(self.domain, tuple(data))
-            return {k: data[k] for k in keys if k in data}
+            picked = {k: data[k] for k in keys if k in data}
+            if (model := JSON_STATE_MODELS.get(self.domain)) is not None:
+                validate_fields(model, picked)  # `{"state": {}}` is a bad message, not a new twin value
+            return picked
         try:
             value = extract(binding.template, data)
         except UnsupportedTemplateError as exc:

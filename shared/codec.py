@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -94,6 +95,21 @@ def validate(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise PayloadError(first["msg"], field=_field_path(first["loc"], data), model=model.__name__) from None
+
+
+def validate_fields(model: type[BaseModel], data: Mapping[str, Any]) -> None:
+    """Check each present field of a partial message against `model`'s type and bounds; absent fields are fine.
+
+    For state messages that may carry any subset of a model's fields: a wrong type or an out-of-range value is a
+    PayloadError naming the field, while the values themselves are kept as the device sent them.
+    """
+    for name, value in data.items():
+        try:
+            model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise PayloadError(first["msg"], field=_field_path(first["loc"], data) if first["loc"] else name,
+                               model=model.__name__) from None
 
 
 def decode(model: type[M], raw: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> M:

@@ -41,6 +41,24 @@ def test_json_light_rejects_non_json_state() -> None:
         light.parse(light.bindings()[0], b"ON")
 
 
+@pytest.mark.parametrize(("payload", "field"), [
+    (b'{"state": {}}', "state"),
+    (b'{"state": "ON", "brightness": "bright"}', "brightness"),
+    (b'{"state": "ON", "brightness": -5}', "brightness"),
+    (b'{"state": "ON", "color": {"r": 300, "g": 0, "b": 0}}', "color.r"),
+])
+def test_json_light_rejects_wrongly_typed_known_fields(payload: bytes, field: str) -> None:
+    light = entity("light", LIGHT)
+    with pytest.raises(PayloadError) as info:
+        light.parse(light.bindings()[0], payload)
+    assert info.value.field == field
+
+
+def test_json_light_takes_a_partial_update_and_ignores_unknown_fields() -> None:
+    light = entity("light", LIGHT)
+    assert light.parse(light.bindings()[0], b'{"brightness": 12, "update": {"state": "idle"}}') == {"brightness": 12}
+
+
 def test_tasmota_style_default_schema_light_with_abbreviations() -> None:
     config = {"~": "tasmota/desk/", "uniq_id": "t1", "name": "Desk", "cmd_t": "~cmnd/POWER",
               "stat_t": "~tele/STATE", "val_tpl": "{{ value_json.POWER }}", "pl_on": "ON", "pl_off": "OFF",
