@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from cloud.api import ROUTERS
+from cloud.api.body_limit import BodyLimit
 from cloud.api.deps import TRACE_HEADER, Services
 from cloud.api.errors import install_error_handlers
 from cloud.auth import Authenticator
@@ -109,6 +110,7 @@ def create_app(settings: CloudSettings, *, store: Store | None = None, planner: 
     app.state.services = services
     app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
 

@@ -58,6 +58,7 @@ class CloudSettings(BaseModel):
     mqtt: BusSettings = Field(default_factory=BusSettings, description="the broker the edges' uplinks reach")
     mqtt_enabled: bool = Field(default=True, description="run the twin sync and edge commands over MQTT")
     command_timeout_s: float = Field(default=10.0, gt=0, description="how long a command to an edge may take")
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="larger request bodies get 413 unread")
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
 
 
