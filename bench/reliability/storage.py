@@ -84,14 +84,19 @@ def damaged_files(root: Path) -> dict[str, Path]:
     for i in range(300):
         box.put("autoglm/v1/edges/e1/twin/reported", b"x" * 200 + str(i).encode())
     box.close()
-    conn = sqlite3.connect(damaged)
+    damage_pages(damaged)
+    return {"garbage": garbage, "foreign": foreign, "damaged_pages": damaged}
+
+
+def damage_pages(path: Path) -> None:
+    """Overwrite the start of a closed SQLite file's third page (its WAL folded in first); the header stays valid."""
+    conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    data = bytearray(damaged.read_bytes())
+    data = bytearray(path.read_bytes())
     page = int.from_bytes(data[16:18], "big")
-    data[page * 2:page * 2 + 200] = b"\xff" * 200  # the third page; page one (the header) stays valid
-    damaged.write_bytes(bytes(data))
-    return {"garbage": garbage, "foreign": foreign, "damaged_pages": damaged}
+    data[page * 2:page * 2 + 200] = b"\xff" * 200
+    path.write_bytes(bytes(data))
 
 
 def naive_open(path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bench.reliability.storage import damage_pages
 from edge.decision_cache import (
     TABLE,
     TOUCH_EVERY_S,
@@ -217,13 +218,7 @@ def test_damaged_pages_behind_a_valid_header_are_caught_and_quarantined(tmp_path
     for i in range(300):
         cache.put(f"turn on light number {i} " + "x" * 200, "en", V1, ["lamp"], TURN_ON)
     cache.close()
-    checkpoint = sqlite3.connect(path)
-    checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    checkpoint.close()
-    data = bytearray(path.read_bytes())
-    page = int.from_bytes(data[16:18], "big")
-    data[page * 2:page * 2 + 200] = b"\xff" * 200  # the third page; the header (page one) stays valid
-    path.write_bytes(bytes(data))
+    damage_pages(path)
     rebuilt, aside = open_or_rebuild(path, twins, clock)
     assert aside is not None and aside.exists()
     assert rebuilt.get("turn on light number 1 " + "x" * 200, "en", V1) is None  # a fresh, empty cache
