@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlite_utils import Database
 
+from edge.dbfile import problem
 from shared.decision import DecisionSource
 from shared.errors import StorageError
 
@@ -172,12 +173,8 @@ class DecisionCache:
     @staticmethod
     def _check_own_file(conn: sqlite3.Connection) -> None:
         """Raise DatabaseError for a file that is damaged or holds tables that are not the cache's."""
-        verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
-        if verdict != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables <= {TABLE}:
-            raise sqlite3.DatabaseError(f"not a decision cache (tables {sorted(tables)})")
+        if (found := problem(conn, frozenset({TABLE}))) is not None:
+            raise sqlite3.DatabaseError(f"not a usable decision cache: {found}")
 
     def key(self, text: str, language: str, versions: Versions, device_ids: Iterable[str]) -> CacheKey:
         """The key of a decision about `device_ids` in their current twin state."""

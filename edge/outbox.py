@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.dbfile import problem
 from shared.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,15 @@ class Outbox:
 
     def _claim(self, path: Path) -> None:
         """Stamp a new or legacy outbox file as ours; refuse another program's database instead of writing to it."""
-        verdict = str(self._db.execute("PRAGMA quick_check").fetchone()[0])
-        if verdict != "ok":
+        found = problem(self._db, OWN_TABLES)
+        if found is not None and found.startswith("damaged"):
             self._db.close()
-            raise StorageError(f"the outbox {path} is damaged ({verdict[:200]}); nothing in it was changed: move it "
-                               "away to start afresh (its unsent messages are then lost) or recover it with "
-                               "`sqlite3 .recover`")
+            raise StorageError(f"the outbox {path} is {found}; nothing in it was changed: move it away to start "
+                               "afresh (its unsent messages are then lost) or recover it with `sqlite3 .recover`")
         app_id = int(self._db.execute("PRAGMA application_id").fetchone()[0])
-        tables = {str(r[0]) for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if app_id not in (0, APPLICATION_ID) or not tables <= OWN_TABLES:
+        if app_id not in (0, APPLICATION_ID) or found is not None:
             self._db.close()
-            raise StorageError(f"{path} is not an outbox (application_id {app_id:#x}, tables {sorted(tables)}); "
+            raise StorageError(f"{path} is not an outbox (application_id {app_id:#x}, {found or 'tables ok'}); "
                                "give the outbox its own file: nothing in this one was changed")
         if app_id == 0:
             self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
