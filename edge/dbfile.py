@@ -10,10 +10,13 @@ def problem(conn: sqlite3.Connection, own_tables: frozenset[str]) -> str | None:
 
     Read-only: run it before anything (WAL mode included) writes to the file.
     """
-    verdict = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+    try:
+        verdict = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+        tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:  # damage bad enough that the check itself cannot run
+        return f"damaged ({exc})"
     if verdict != "ok":
         return f"damaged ({verdict[:200]})"
-    tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not tables <= own_tables:
         return f"foreign tables {sorted(tables - own_tables)}"
     return None

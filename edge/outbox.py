@@ -62,7 +62,7 @@ class Outbox:
         found = problem(self._db, OWN_TABLES)
         if found is not None and found.startswith("damaged"):
             self._db.close()
-            raise StorageError(f"the outbox {path} is {found}; nothing in it was changed: move it away to start "
+            raise StorageError(f"the outbox {path} is {found}; nothing in it was changed: move the file away to start "
                                "afresh (its unsent messages are then lost) or recover it with `sqlite3 .recover`")
         app_id = int(self._db.execute("PRAGMA application_id").fetchone()[0])
         if app_id not in (0, APPLICATION_ID) or found is not None:
