@@ -88,13 +88,19 @@ def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
     return ".".join(parts) or "<root>"
 
 
+def _payload_error(exc: ValidationError, data: Any, model: type[BaseModel], name: str | None = None) -> PayloadError:
+    """The first problem of a validation error, naming its field (`name` when the error has no location)."""
+    first = exc.errors()[0]
+    field = _field_path(first["loc"], data) if first["loc"] or name is None else name
+    return PayloadError(first["msg"], field=field, model=model.__name__)
+
+
 def validate(model: type[M], data: Any) -> M:
     """Validate already-parsed data against a model; the error names the first bad field."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PayloadError(first["msg"], field=_field_path(first["loc"], data), model=model.__name__) from None
+        raise _payload_error(exc, data, model) from None
 
 
 def validate_fields(model: type[BaseModel], data: Mapping[str, Any]) -> None:
@@ -107,9 +113,7 @@ def validate_fields(model: type[BaseModel], data: Mapping[str, Any]) -> None:
         try:
             model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise PayloadError(first["msg"], field=_field_path(first["loc"], data) if first["loc"] else name,
-                               model=model.__name__) from None
+            raise _payload_error(exc, data, model, name) from None
 
 
 def decode(model: type[M], raw: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> M:

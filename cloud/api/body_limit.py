@@ -7,13 +7,11 @@ Pure ASGI (no BaseHTTPMiddleware): the body is never buffered here.
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: The error code of a refused body, as `PayloadTooLargeError` has it.
-CODE = "payload_too_large"
+from cloud.api.errors import error_response
+from shared.errors import PayloadTooLargeError
 
 
 class BodyTooLarge(HTTPException):
@@ -24,7 +22,7 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """Refuse HTTP request bodies over `max_bytes` with 413 `{"error": {"code": "payload_too_large", ...}}`."""
+    """Refuse HTTP request bodies over `max_bytes` with the API's 413 `payload_too_large` error."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -36,7 +34,7 @@ class BodyLimit:
             return
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
         started = False
@@ -59,11 +57,9 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": CODE, "message": f"request body over {self.max_bytes} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, PayloadTooLargeError.code, f"request body over {self.max_bytes} bytes",
+                                  {"Connection": "close"})
+        await response(scope, receive, send)

@@ -99,7 +99,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    code = {404: "not_found", 405: "method_not_allowed", 413: PayloadTooLargeError.code}.get(exc.status_code,
+                                                                                           "http_error")
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
 
