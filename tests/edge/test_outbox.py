@@ -49,13 +49,19 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
         Outbox(path)
 
 
+def sqlite_file(path: Path, *statements: str) -> Path:
+    """A database another program wrote: `statements` run and committed."""
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    return path
+
+
 def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
-    path = tmp_path / "registry.db"
-    other = sqlite3.connect(path)
-    other.execute("CREATE TABLE devices (device_id TEXT PRIMARY KEY)")
-    other.execute("INSERT INTO devices VALUES ('light.kitchen')")
-    other.commit()
-    other.close()
+    path = sqlite_file(tmp_path / "registry.db", "CREATE TABLE devices (device_id TEXT PRIMARY KEY)",
+                       "INSERT INTO devices VALUES ('light.kitchen')")
     before = path.read_bytes()
     with pytest.raises(StorageError, match="is not an outbox"):
         Outbox(path)
@@ -63,24 +69,16 @@ def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path: Path)
 
 
 def test_a_file_stamped_by_another_application_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "outbox.db"
-    other = sqlite3.connect(path)
-    other.execute("PRAGMA application_id = 1234")
-    other.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB)")
-    other.commit()
-    other.close()
+    path = sqlite_file(tmp_path / "outbox.db", "PRAGMA application_id = 1234",
+                       "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB)")
     with pytest.raises(StorageError, match="application_id 0x4d2"):
         Outbox(path)
 
 
 def test_an_outbox_is_stamped_and_a_legacy_unstamped_one_is_adopted(tmp_path: Path) -> None:
-    path = tmp_path / "outbox.db"
-    legacy = sqlite3.connect(path)
-    legacy.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
-                   "payload BLOB NOT NULL)")
-    legacy.execute("INSERT INTO outbox (topic, payload) VALUES ('t', x'01')")
-    legacy.commit()
-    legacy.close()
+    path = sqlite_file(tmp_path / "outbox.db", "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                       "topic TEXT NOT NULL, payload BLOB NOT NULL)",
+                       "INSERT INTO outbox (topic, payload) VALUES ('t', x'01')")
     box = Outbox(path)
     assert len(box) == 1
     box.close()
