@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import os
+import pkgutil
 import platform
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,25 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.reliability.payloads import malformed_payloads  # noqa: E402
-from bench.reliability.storage import concurrent_writers, files_at_start  # noqa: E402
-from bench.reliability.twins import racing_writes, shuffled_deltas  # noqa: E402
+import bench.reliability  # noqa: E402
+from bench.reliability.scenario import TOTALS, Scenario  # noqa: E402
 
-TOTALS = ("lost", "double_applied", "crashes", "corrupt_db", "unauthorized_calls", "api_5xx", "rbac_mismatches",
-          "version_regressions", "lock_errors")
+#: The report's order of the scenario modules (the issue's sections); a module not named here comes last.
+ORDER = ("storage", "crash", "payloads", "broker", "acl", "twins", "offline", "breaker", "security", "api")
+
+
+def collect() -> tuple[Scenario, ...]:
+    """The `SCENARIOS` of every module in bench/reliability, in the report's order."""
+    names = [m.name for m in pkgutil.iter_modules(bench.reliability.__path__)]
+    names.sort(key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+    found: list[Scenario] = []
+    for name in names:
+        found += getattr(importlib.import_module(f"bench.reliability.{name}"), "SCENARIOS", ())
+    return tuple(found)
+
+
+SCENARIOS = collect()
+
 #: The issue's sections that no scenario here measures yet; the report names them instead of counting them as 0.
 NOT_YET_MEASURED = (
     "edge storage: kill -9 during QoS 1 updates, disk full",
@@ -48,63 +61,10 @@ NOT_YET_MEASURED = (
 )
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """One measured scenario: its name, what it claims, how to run it, and which totals its figures feed."""
-
-    name: str
-    claim: str
-    run: Callable[[Path, bool, int], Awaitable[dict[str, Any]]]
-    totals: dict[str, str]  # summary key -> this scenario's figure
-    negative_control: bool = False
-    loss_figure: str = "lost"  # the figure a negative control must show above 0
-
-
-SCENARIOS = (
-    Scenario("mqtt.malformed_payloads", "hypothesis-made hostile payloads on every topic kind the edge handles: none "
-             "escapes the handler, bad ones are counted (accepted = valid by chance, an empty discovery config, "
-             "which removes a device as in HA, or a state with no field the device uses, ignored like zigbee2mqtt's "
-             "extra fields)",
-             lambda d, full, seed: malformed_payloads(d / "edge", 10_000 if full else 1000, seed=seed),
-             {"crashes": "crashes"}),
-    Scenario("mqtt.malformed_payloads.no_error_boundary", "negative control: the same payloads without the "
-             "handler's error boundary", lambda d, full, seed: malformed_payloads(d / "edge-nc", 300, seed=seed,
-                                                                                 safeguard=False),
-             {}, negative_control=True, loss_figure="crashes"),
-    Scenario("storage.concurrent_writers", "4 stores on one edge file write one twin property at once: no lock error "
-             "reaches a caller, every write gets its own version",
-             lambda d, full, seed: concurrent_writers(d / "edge.db", 4, 10_000 if full else 500),
-             {"lost": "lost", "double_applied": "version_collisions", "lock_errors": "locked_errors"}),
-    Scenario("storage.concurrent_writers.no_busy_timeout", "negative control: the same writers without waiting for "
-             "the lock", lambda d, full, seed: concurrent_writers(d / "edge-nc.db", 4, 500 if full else 200,
-                                                                  safeguard=False),
-             {}, negative_control=True, loss_figure="locked_errors"),
-    Scenario("storage.files_at_start", "garbage, foreign and damaged files: the outbox refuses them untouched, the "
-             "decision cache quarantines them untouched and starts empty",
-             lambda d, full, seed: files_at_start(d / "files"), {"corrupt_db": "corrupt_db"}),
-    Scenario("storage.files_at_start.naive_open", "negative control: the same files opened without checks",
-             lambda d, full, seed: files_at_start(d / "files-nc", safeguard=False),
-             {}, negative_control=True, loss_figure="silently_changed"),
-    Scenario("twins.racing_writes", "racing desired writes with one expected version: exactly one wins each race",
-             lambda d, full, seed: racing_writes(d / "race.db", 1000 if full else 200),
-             {"lost": "lost"}),
-    Scenario("twins.racing_writes.no_expected_version", "negative control: the same races without the version check",
-             lambda d, full, seed: racing_writes(d / "race-nc.db", 100 if full else 20, safeguard=False),
-             {}, negative_control=True),
-    Scenario("twins.shuffled_deltas", "shuffled, duplicated and delayed reported deltas: no version regression",
-             lambda d, full, seed: shuffled_deltas(d / "deltas.db", 1000 if full else 200, seed=seed),
-             {"lost": "wrong_final", "version_regressions": "regressions"}),
-    Scenario("twins.shuffled_deltas.last_writer_wins", "negative control: the same deltas merged without versions",
-             lambda d, full, seed: shuffled_deltas(d / "deltas-nc.db", 1000 if full else 200, seed=seed,
-                                                   safeguard=False),
-             {}, negative_control=True, loss_figure="regressions"),
-)
-
-
-async def run_all(full: bool, seed: int) -> list[dict[str, Any]]:
-    """Every scenario in a fresh temporary directory; a crashed scenario is reported, not raised."""
+async def run_all(scenarios: tuple[Scenario, ...], full: bool, seed: int) -> list[dict[str, Any]]:
+    """Each scenario in a fresh temporary directory; a crashed scenario is reported, not raised."""
     results = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         with tempfile.TemporaryDirectory(prefix="autoglm-reliability-") as tmp:
             started = time.perf_counter()
             try:
@@ -117,12 +77,12 @@ async def run_all(full: bool, seed: int) -> list[dict[str, Any]]:
     return results
 
 
-def summarise(results: list[dict[str, Any]], full: bool) -> dict[str, Any]:
+def summarise(scenarios: tuple[Scenario, ...], results: list[dict[str, Any]], full: bool) -> dict[str, Any]:
     """The JSON summary: totals over safeguarded scenarios, negative controls' losses, failures."""
     totals = dict.fromkeys(TOTALS, 0)
     failures = []
     controls = {}
-    for scenario, result in zip(SCENARIOS, results, strict=True):
+    for scenario, result in zip(scenarios, results, strict=True):
         if result["crashed"]:
             totals["crashes"] += 1
             failures.append(f"{scenario.name} crashed: {result['crashed']}")
@@ -187,10 +147,15 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="the issue's full counts (default: CI's reduced ones)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "reliability.md")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", action="append", default=[], metavar="PREFIX",
+                        help="run only the scenarios whose name starts with PREFIX (repeatable)")
     args = parser.parse_args()
+    scenarios = tuple(s for s in SCENARIOS if not args.only or any(s.name.startswith(p) for p in args.only))
+    if not scenarios:
+        parser.error(f"no scenario starts with {' or '.join(args.only)}")
     logging.basicConfig(level=logging.ERROR)  # rejected payloads are logged one by one; the figures count them
-    results = asyncio.run(run_all(args.full, args.seed))
-    summary = summarise(results, args.full)
+    results = asyncio.run(run_all(scenarios, args.full, args.seed))
+    summary = summarise(scenarios, results, args.full)
     args.out.write_text(markdown(results, summary), encoding="utf-8")
     for failure in summary["failures"]:
         print(f"FAIL: {failure}", file=sys.stderr)

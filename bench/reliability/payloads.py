@@ -21,6 +21,7 @@ import hypothesis
 from hypothesis import strategies as st
 
 from autoglm.simhome.catalog import default_home
+from bench.reliability.scenario import Scenario
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
 from edge.mqtt import Message
@@ -125,3 +126,17 @@ def _bad_total(edge: EdgeDaemon) -> float:
     """The daemon's bad-message counter summed over its labels."""
     return sum(sample.value for metric in edge.metrics.bad_messages.collect() for sample in metric.samples
                if sample.name.endswith("_total"))
+
+
+SCENARIOS = (
+    Scenario("mqtt.malformed_payloads", "hypothesis-made hostile payloads on every topic kind the edge handles: none "
+             "escapes the handler, bad ones are counted (accepted = valid by chance, an empty discovery config, "
+             "which removes a device as in HA, or a state with no field the device uses, ignored like zigbee2mqtt's "
+             "extra fields)",
+             lambda d, full, seed: malformed_payloads(d / "edge", 10_000 if full else 1000, seed=seed),
+             {"crashes": "crashes"}),
+    Scenario("mqtt.malformed_payloads.no_error_boundary", "negative control: the same payloads without the "
+             "handler's error boundary", lambda d, full, seed: malformed_payloads(d / "edge-nc", 300, seed=seed,
+                                                                                 safeguard=False),
+             {}, negative_control=True, loss_figure="crashes"),
+)

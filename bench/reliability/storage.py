@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.reliability.scenario import Scenario
 from edge.decision_cache import DecisionCache
 from edge.outbox import Outbox
 from edge.store import EdgeStore, StoredDevice
@@ -138,3 +139,21 @@ async def files_at_start(root: Path, *, safeguard: bool = True) -> dict[str, Any
     return figures | {"outbox_refused_untouched": refused, "cache_quarantined_untouched": quarantined,
                       "silently_changed": silently_changed,
                       "corrupt_db": opened_bad + (len(files) - quarantined if safeguard else 0)}
+
+
+SCENARIOS = (
+    Scenario("storage.concurrent_writers", "4 stores on one edge file write one twin property at once: no lock error "
+             "reaches a caller, every write gets its own version",
+             lambda d, full, seed: concurrent_writers(d / "edge.db", 4, 10_000 if full else 500),
+             {"lost": "lost", "double_applied": "version_collisions", "lock_errors": "locked_errors"}),
+    Scenario("storage.concurrent_writers.no_busy_timeout", "negative control: the same writers without waiting for "
+             "the lock", lambda d, full, seed: concurrent_writers(d / "edge-nc.db", 4, 500 if full else 200,
+                                                                  safeguard=False),
+             {}, negative_control=True, loss_figure="locked_errors"),
+    Scenario("storage.files_at_start", "garbage, foreign and damaged files: the outbox refuses them untouched, the "
+             "decision cache quarantines them untouched and starts empty",
+             lambda d, full, seed: files_at_start(d / "files"), {"corrupt_db": "corrupt_db"}),
+    Scenario("storage.files_at_start.naive_open", "negative control: the same files opened without checks",
+             lambda d, full, seed: files_at_start(d / "files-nc", safeguard=False),
+             {}, negative_control=True, loss_figure="silently_changed"),
+)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.reliability.scenario import Scenario
 from cloud.fleet import Device
 from cloud.sqlite_store import SqliteStore
 from cloud.store import MergeResult
@@ -121,3 +122,20 @@ async def shuffled_deltas(db: Path, updates: int, *, props: int = 4, seed: int =
                       if (side := twin.document.properties[prop].reported) is None or side.value != top)
     return {"deliveries": len(order), "safeguard": safeguard, "applied": applied, "stale": stale,
             "regressions": regressions, "wrong_final": wrong_final}
+
+
+SCENARIOS = (
+    Scenario("twins.racing_writes", "racing desired writes with one expected version: exactly one wins each race",
+             lambda d, full, seed: racing_writes(d / "race.db", 1000 if full else 200),
+             {"lost": "lost"}),
+    Scenario("twins.racing_writes.no_expected_version", "negative control: the same races without the version check",
+             lambda d, full, seed: racing_writes(d / "race-nc.db", 100 if full else 20, safeguard=False),
+             {}, negative_control=True),
+    Scenario("twins.shuffled_deltas", "shuffled, duplicated and delayed reported deltas: no version regression",
+             lambda d, full, seed: shuffled_deltas(d / "deltas.db", 1000 if full else 200, seed=seed),
+             {"lost": "wrong_final", "version_regressions": "regressions"}),
+    Scenario("twins.shuffled_deltas.last_writer_wins", "negative control: the same deltas merged without versions",
+             lambda d, full, seed: shuffled_deltas(d / "deltas-nc.db", 1000 if full else 200, seed=seed,
+                                                   safeguard=False),
+             {}, negative_control=True, loss_figure="regressions"),
+)

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.reliability_report import SCENARIOS, TOTALS, summarise
+from bench.reliability.scenario import TOTALS
+from bench.reliability_report import SCENARIOS, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,13 +35,13 @@ def results(**figures: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_a_loss_a_silent_control_and_a_crash_are_failures() -> None:
     base = {s.name: {s.loss_figure: 1} if s.negative_control else {} for s in SCENARIOS}
-    assert summarise(results(**base), False)["failures"] == []
+    assert summarise(SCENARIOS, results(**base), False)["failures"] == []
     lossy = dict(base, **{"twins.racing_writes": {"lost": 2}})
-    summary = summarise(results(**lossy), False)
+    summary = summarise(SCENARIOS, results(**lossy), False)
     assert summary["lost"] == 2 and "lost = 2" in summary["failures"]
     silent = dict(base, **{"twins.racing_writes.no_expected_version": {"lost": 0}})
-    assert any("negative control" in f for f in summarise(results(**silent), False)["failures"])
+    assert any("negative control" in f for f in summarise(SCENARIOS, results(**silent), False)["failures"])
     crashed = results(**base)
     crashed[0]["crashed"] = "StorageError: boom"
-    summary = summarise(crashed, False)
+    summary = summarise(SCENARIOS, crashed, False)
     assert summary["crashes"] == 1 and any("crashed" in f for f in summary["failures"])
