@@ -32,7 +32,8 @@ import bench.reliability  # noqa: E402
 from bench.reliability.scenario import TOTALS, Scenario  # noqa: E402
 
 #: The report's order of the scenario modules (the issue's sections); a module not named here comes last.
-ORDER = ("storage", "crash", "payloads", "broker", "acl", "twins", "offline", "breaker", "security", "api")
+ORDER = ("storage", "crash", "payloads", "utterances", "broker", "acl", "twins", "offline", "breaker", "security",
+         "api")
 
 
 def collect() -> tuple[Scenario, ...]:

@@ -1,0 +1,175 @@
+"""Real processes for the reliability scenarios: a Mosquitto broker and an edge daemon that can be killed.
+
+`Mosquitto` runs the system's mosquitto with a config of its own (persistence, ACL and password files as a
+scenario needs) and can be stopped with SIGTERM, killed with SIGKILL and started again on the same port.
+`EdgeProcess` runs `autoglm edge run` with a settings file in a child process, so `kill()` is a real `kill -9`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    """Block until something accepts connections on `host:port`; TimeoutError otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def mosquitto_binary() -> str:
+    """The mosquitto executable; RuntimeError (with the install hint) when there is none."""
+    found = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None)
+    if found is None:
+        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto): the broker scenarios need it")
+    return found
+
+
+class Mosquitto:
+    """A Mosquitto broker in `workdir` on a fixed port, restartable; `extra` lines are appended to its config."""
+
+    def __init__(self, workdir: Path, *, persistence: bool = True, extra: str = "", port: int | None = None) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.conf = workdir / "mosquitto.conf"
+        lines = [f"listener {self.port} 127.0.0.1", "max_queued_messages 100000", "max_inflight_messages 100",
+                 "message_size_limit 2097152", "set_tcp_nodelay true"]
+        if "allow_anonymous" not in extra:
+            lines.append("allow_anonymous true")
+        if persistence:
+            lines += ["persistence true", f"persistence_location {workdir}/", "autosave_interval 1"]
+        else:
+            lines.append("persistence false")
+        self.conf.write_text("\n".join(lines) + "\n" + extra + "\n", encoding="utf-8")
+        self.log = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start (or start again) and wait until it accepts connections."""
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.conf)], stdout=log, stderr=log)
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            raise RuntimeError(f"mosquitto did not start: {self.log.read_text(errors='replace')[-800:]}") from None
+
+    def terminate(self) -> None:
+        """SIGTERM: Mosquitto saves its persistence file and exits."""
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL: nothing saved since the last autosave."""
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> Mosquitto:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.terminate()
+
+
+def toml_value(value: Any) -> str:
+    """A TOML value for the settings file (JSON's strings, numbers and booleans are TOML's; TOML has no null)."""
+    if value is None:
+        raise ValueError("TOML has no null: leave the setting out, or give an empty directory for model_dir")
+    if isinstance(value, Path):
+        value = str(value)
+    return json.dumps(value)
+
+
+def settings_toml(settings: dict[str, Any], table: str = "edge") -> str:
+    """A nested dict as TOML tables under `[edge]`."""
+    scalars = [f"{k} = {toml_value(v)}" for k, v in settings.items() if not isinstance(v, dict)]
+    out = [f"[{table}]", *scalars, ""]
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.append(settings_toml(value, f"{table}.{key}"))
+    return "\n".join(out)
+
+
+class EdgeProcess:
+    """`autoglm edge run` in a child process, with `settings` (the `[edge]` table) written to a TOML file."""
+
+    def __init__(self, workdir: Path, settings: dict[str, Any], *, log_level: str = "warning") -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.config = workdir / "edge.toml"
+        self.config.write_text(settings_toml(settings), encoding="utf-8")
+        self.log = workdir / "edge.log"
+        self.log_level = log_level
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        """Start the daemon (it connects in the background; wait on what the scenario observes)."""
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {k: v for k, v in env.items() if not k.startswith("OPEN_AUTOGLM_")}  # the file decides
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "autoglm.cli", "edge", "run", "--config", str(self.config),
+                 "--log-level", self.log_level], stdout=log, stderr=log, cwd=ROOT, env=env)
+        self.starts += 1
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """`kill -9`: no shutdown code runs."""
+        if self.running:
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait()
+
+    def terminate(self, timeout: float = 15.0) -> None:
+        """SIGTERM (Ctrl-C's clean shutdown path), SIGKILL if it does not exit in `timeout`."""
+        if self.running:
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> EdgeProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.terminate()
