@@ -62,11 +62,16 @@ def compare(left: Any, op: str, right: Any) -> bool:
 
 
 class Executor:
-    """Runs plans against the fleet through the ports; the composition root gives it the real adapters."""
+    """Runs plans against the fleet through the ports; the composition root gives it the real adapters.
+
+    `validator` checks every plan before it runs (`validate_plan`; the reliability suite's negative control swaps it).
+    """
 
     def __init__(self, commander: EdgeCommander, audit: AuditSink, notifier: Notifier, *,
-                 step_timeout_s: float = 30.0, clock: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 step_timeout_s: float = 30.0, clock: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 validator: Callable[..., list[str]] = validate_plan) -> None:
         self._commander = commander
+        self._validate = validator
         self._audit = audit
         self._notifier = notifier
         self._step_timeout_s = step_timeout_s
@@ -75,7 +80,7 @@ class Executor:
     async def run(self, plan: Plan, devices: Mapping[str, Device], *, caller: Caller, trace_id: str,
                   confirmed: bool = False, cancel: asyncio.Event | None = None) -> RunResult:
         """Validate and run a plan; sensitive plans need confirmed=True (else ConfirmationRequiredError)."""
-        sensitive = validate_plan(plan, list(devices.values()), caller=caller)
+        sensitive = self._validate(plan, list(devices.values()), caller=caller)
         if sensitive and not confirmed:
             await self._audit.record(actor=caller.subject, action="plan.refused", target="plan", trace_id=trace_id,
                                      detail={"reason": "confirmation_required", "steps": sensitive})
