@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from cloud.api.deps import ServicesDep, require
+from cloud.api.errors import PROTECTED_ERRORS
 from cloud.auth import Permission, Principal
 from cloud.store import AuditQuery
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROTECTED_ERRORS)
 
 
 class AuditPublic(BaseModel):

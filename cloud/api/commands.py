@@ -12,11 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import ServicesDep, TraceId, require
 from cloud.api.edges import visible_edge
+from cloud.api.errors import PROTECTED_ERRORS, error_responses
 from cloud.auth import Permission, Principal
 from shared.envelope import new_id
 from shared.errors import AutoGLMError, TransportError
 
-router = APIRouter(prefix="/v1/edges", tags=["commands"])
+router = APIRouter(prefix="/v1/edges", tags=["commands"], responses=PROTECTED_ERRORS)
 
 
 class CommandCreate(BaseModel):
@@ -39,7 +40,7 @@ class CommandAccepted(BaseModel):
 
 
 @router.post("/{edge_id}/commands", status_code=status.HTTP_202_ACCEPTED, summary="Send a command to an edge",
-             responses={503: {"description": "no edge link configured or edge unreachable"}})
+             responses=error_responses(404, 409, 503, 504))
 async def send_command(edge_id: str, body: CommandCreate,
                        principal: Annotated[Principal, Depends(require(Permission.COMMANDS_SEND))],
                        services: ServicesDep, trace_id: TraceId) -> CommandAccepted:

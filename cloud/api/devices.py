@@ -5,18 +5,24 @@ Site rule as in `cloud.api.edges`: invisible devices are 404 for reads and write
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import Services, ServicesDep, TraceId, require
+from cloud.api.errors import PROTECTED_ERRORS, error_responses
 from cloud.auth import Permission, Principal
 from cloud.fleet import Device
 from shared.errors import ConflictError, ContractError, NotFoundError
 from shared.twin import TwinDocument, TwinValue
 
-router = APIRouter(prefix="/v1/devices", tags=["devices"])
+#: A twin version as `If-Match` carries it: ASCII digits, at most 18 (a version fits SQLite's 64-bit integer).
+VERSION = re.compile(r"[0-9]{1,18}")
+MAX_VERSION = 2**63 - 1
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=PROTECTED_ERRORS)
 
 class DevicePublic(BaseModel):
     """A device as the API shows it."""
@@ -49,7 +55,7 @@ class DesiredUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     values: dict[str, Any] = Field(min_length=1, max_length=64)
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
 
 class DesiredResult(BaseModel):
     """The desired document's new version (also sent as the ETag)."""
@@ -63,7 +69,8 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None:
         return None
     raw = value.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    # ASCII digits only: str.isdigit() also passes "²" (latin-1, so a header can carry it), which int() refuses.
+    if not VERSION.fullmatch(raw):
         raise ContractError(f"If-Match must be a twin version such as \"3\", got {value!r}")
     return int(raw)
 
@@ -85,7 +92,7 @@ async def list_devices(principal: Annotated[Principal, Depends(require(Permissio
     devices = await services.store.list_devices(sites=sites, edge_id=edge_id, area=area, domain=domain)
     return [DevicePublic.of(d) for d in devices if principal.sees_device(d)]
 
-@router.get("/{device_id}", summary="One device with its twin")
+@router.get("/{device_id}", summary="One device with its twin", responses=error_responses(404))
 async def get_device(device_id: str, principal: Annotated[Principal, Depends(require(Permission.DEVICES_READ))],
                      services: ServicesDep, response: Response) -> DeviceDetail:
     """A device, its twin, and the desired version as the ETag."""
@@ -97,7 +104,7 @@ async def get_device(device_id: str, principal: Annotated[Principal, Depends(req
                         twin=twin.document if twin else TwinDocument(device_id=device_id))
 
 @router.patch("/{device_id}/twin/desired", summary="Update desired state (optimistic concurrency)",
-              responses={409: {"description": "version_conflict"}})
+              responses=error_responses(404, 409))
 async def update_desired(device_id: str, body: DesiredUpdate,
                          principal: Annotated[Principal, Depends(require(Permission.TWINS_WRITE))],
                          services: ServicesDep, trace_id: TraceId, response: Response,

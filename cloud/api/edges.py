@@ -14,12 +14,13 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import Services, ServicesDep, TraceId, require
+from cloud.api.errors import PROTECTED_ERRORS, error_responses
 from cloud.auth import Permission, Principal
 from cloud.store import EdgeRecord
 from shared.envelope import utcnow
 from shared.errors import NotFoundError, PermissionDeniedError
 
-router = APIRouter(prefix="/v1/edges", tags=["edges"])
+router = APIRouter(prefix="/v1/edges", tags=["edges"], responses=PROTECTED_ERRORS)
 
 #: Ids that are safe as MQTT topic segments.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
@@ -84,14 +85,15 @@ async def list_edges(principal: Annotated[Principal, Depends(require(Permission.
     return [EdgePublic.of(e, services.settings.edge_offline_after_s) for e in edges if principal.sees_edge(e)]
 
 
-@router.get("/{edge_id}", summary="One edge")
+@router.get("/{edge_id}", summary="One edge", responses=error_responses(404))
 async def get_edge(edge_id: str, principal: Annotated[Principal, Depends(require(Permission.EDGES_READ))],
                    services: ServicesDep) -> EdgePublic:
     """One edge with its online status."""
     return EdgePublic.of(await visible_edge(services, principal, edge_id), services.settings.edge_offline_after_s)
 
 
-@router.post("/{edge_id}/heartbeat", summary="Heartbeat from the edge's own credential")
+@router.post("/{edge_id}/heartbeat", summary="Heartbeat from the edge's own credential",
+             responses=error_responses(404))
 async def heartbeat(edge_id: str, principal: Annotated[Principal, Depends(require(Permission.EDGES_HEARTBEAT))],
                     services: ServicesDep) -> EdgePublic:
     """Mark the edge online now (not audited: it is a liveness signal, not a change)."""

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from cloud.api.deps import ServicesDep, TraceId, require
+from cloud.api.errors import PROTECTED_ERRORS, error_responses
 from cloud.auth import Permission, Principal
 from cloud.store import PlanRecord
 from shared.plan import PlanRequest, PlanResponse, PlanStatus
 
-router = APIRouter(tags=["plans"])
+router = APIRouter(tags=["plans"], responses=PROTECTED_ERRORS)
 
 
 class PlanDetail(PlanResponse):
@@ -51,9 +52,7 @@ class RunRequest(BaseModel):
 
 
 @router.post("/v1/plan", summary="Propose a plan for a request the edge cannot handle",
-             responses={404: {"description": "edge not found"}, 422: {"description": "invalid_plan"},
-                        429: {"description": "planner_overloaded"}, 503: {"description": "planner_unavailable"},
-                        504: {"description": "planner_timeout"}})
+             responses=error_responses(404, 429, 502, 503, 504))
 async def propose(body: PlanRequest, principal: Annotated[Principal, Depends(require(Permission.PLANS_CREATE))],
                   services: ServicesDep, trace_id: TraceId) -> PlanResponse:
     """A validated task graph over the devices of `edge_id` the caller may see."""
@@ -71,7 +70,7 @@ async def list_plans(principal: Annotated[Principal, Depends(require(Permission.
                                                                  limit=limit)]
 
 
-@router.get("/v1/plans/{plan_id}", summary="One plan")
+@router.get("/v1/plans/{plan_id}", summary="One plan", responses=error_responses(404))
 async def get_plan(plan_id: str, principal: Annotated[Principal, Depends(require(Permission.PLANS_READ))],
                    services: ServicesDep) -> PlanDetail:
     """A plan with its status and run result."""
@@ -79,7 +78,7 @@ async def get_plan(plan_id: str, principal: Annotated[Principal, Depends(require
 
 
 @router.post("/v1/plans/{plan_id}/run", status_code=202, summary="Run a plan in the background",
-             responses={409: {"description": "confirmation_required or plan_state_conflict"}})
+             responses=error_responses(404, 409, 503))
 async def run_plan(plan_id: str, principal: Annotated[Principal, Depends(require(Permission.PLANS_RUN))],
                    services: ServicesDep, trace_id: TraceId, body: RunRequest | None = None) -> PlanDetail:
     """Start the plan; poll `GET /v1/plans/{id}` for the result."""
@@ -88,7 +87,7 @@ async def run_plan(plan_id: str, principal: Annotated[Principal, Depends(require
 
 
 @router.post("/v1/plans/{plan_id}/cancel", summary="Cancel a plan",
-             responses={409: {"description": "plan_state_conflict (already finished)"}})
+             responses=error_responses(404, 409))
 async def cancel_plan(plan_id: str, principal: Annotated[Principal, Depends(require(Permission.PLANS_CANCEL))],
                       services: ServicesDep, trace_id: TraceId) -> PlanDetail:
     """Cancel a proposed or running plan."""

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cloud.api.deps import ServicesDep, TraceId, require
+from cloud.api.errors import PROTECTED_ERRORS, error_responses
 from cloud.auth import Permission, Principal, Role, issue_token
 from cloud.store import TokenRecord
 from shared.envelope import utcnow
 from shared.errors import NotFoundError, PermissionDeniedError
 
-router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=PROTECTED_ERRORS)
 Admin = Annotated[Principal, Depends(require(Permission.TOKENS_MANAGE))]
 
 
@@ -88,7 +89,7 @@ async def list_tokens(principal: Admin, services: ServicesDep) -> list[TokenPubl
     return [TokenPublic.of(t) for t in await services.store.list_tokens() if _within(principal, t.sites)]
 
 
-@router.delete("/{token_id}", summary="Revoke a token")
+@router.delete("/{token_id}", summary="Revoke a token", responses=error_responses(404))
 async def revoke_token(token_id: str, principal: Admin, services: ServicesDep, trace_id: TraceId) -> TokenPublic:
     """Revoke a token at once (idempotent)."""
     token = await services.store.get_token(token_id)

@@ -1,69 +1,20 @@
 """RBAC matrix: every role x every endpoint gives the intended status; bad, expired, revoked and other-site
-tokens are refused. The matrix must list every route the app serves, so a new endpoint cannot skip it."""
+tokens are refused. The matrix (bench/reliability/api_matrix.py, shared with the reliability scenario) must list
+every route the app serves, so a new endpoint cannot skip it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 
+from bench.reliability.api_matrix import MATRIX, ON_SITE_A_RESOURCE, PROTECTED, ROLES, Endpoint, other_site_expected
 from cloud.api import ROUTERS
 from cloud.auth import Principal, Role
 from shared.plan import PlanRequest
 from tests.cloud.conftest import EDGE_A, SITE_A, SITE_B, Cloud
-
-ROLES = ("admin", "operator", "viewer", "auditor", "edge")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One route with a request that would succeed for an allowed role, and the status each role gets."""
-
-    method: str
-    path: str
-    expected: dict[str, int]
-    body: dict[str, Any] | None = None
-
-    def url(self, ids: dict[str, str]) -> str:
-        return self.path.format(**ids)
-
-
-def statuses(ok: int, allowed: tuple[str, ...]) -> dict[str, int]:
-    return {role: ok if role in allowed else 403 for role in ROLES}
-
-
-FLEET_READERS = ("admin", "operator", "viewer", "edge")
-MATRIX = (
-    Endpoint("GET", "/healthz", dict.fromkeys(ROLES, 200)),
-    Endpoint("GET", "/readyz", dict.fromkeys(ROLES, 200)),
-    Endpoint("GET", "/metrics", dict.fromkeys(ROLES, 200)),
-    Endpoint("POST", "/v1/tokens", statuses(201, ("admin",)), {"role": "viewer"}),
-    Endpoint("GET", "/v1/tokens", statuses(200, ("admin",))),
-    Endpoint("DELETE", "/v1/tokens/{token_id}", statuses(200, ("admin",))),
-    Endpoint("POST", "/v1/edges", statuses(201, ("admin", "operator")), {"edge_id": "edge-new", "site": SITE_A}),
-    Endpoint("GET", "/v1/edges", statuses(200, FLEET_READERS)),
-    Endpoint("GET", "/v1/edges/{edge_id}", statuses(200, FLEET_READERS)),
-    Endpoint("POST", "/v1/edges/{edge_id}/heartbeat", statuses(200, ("admin", "edge"))),
-    Endpoint("POST", "/v1/edges/{edge_id}/commands", statuses(202, ("admin", "operator")), {"text": "lights off"}),
-    Endpoint("GET", "/v1/devices", statuses(200, FLEET_READERS)),
-    Endpoint("GET", "/v1/devices/{device_id}", statuses(200, FLEET_READERS)),
-    Endpoint("PATCH", "/v1/devices/{device_id}/twin/desired", statuses(200, ("admin", "operator")),
-             {"values": {"state": "ON"}}),
-    Endpoint("POST", "/v1/plan", statuses(200, ("admin", "operator", "edge")), {"text": "lights off",
-                                                                                "edge_id": EDGE_A}),
-    Endpoint("GET", "/v1/plans", statuses(200, FLEET_READERS)),
-    Endpoint("GET", "/v1/plans/{plan_id}", statuses(200, FLEET_READERS)),
-    Endpoint("POST", "/v1/plans/{plan_id}/run", statuses(202, ("admin", "operator", "edge")), {"confirm": False}),
-    Endpoint("POST", "/v1/plans/{plan_id}/cancel", statuses(200, ("admin", "operator"))),
-    Endpoint("GET", "/v1/audit", statuses(200, ("admin", "auditor"))),
-)
-PROTECTED = [e for e in MATRIX if e.path.startswith("/v1/")]
-#: Routes on one site-A resource: other-site tokens get 404 (they may not learn it exists).
-ON_SITE_A_RESOURCE = [e for e in PROTECTED if "{" in e.path and "token_id" not in e.path] + [
-    e for e in PROTECTED if e.path == "/v1/plan"]
 
 
 class Sender:
@@ -131,9 +82,8 @@ async def test_other_site_tokens_cannot_reach_site_a(cloud: Cloud, endpoint: End
     cloud.app.state.services.commander = Sender()
     other_admin = await cloud.as_("admin", sites={SITE_B})
     other_edge = await cloud.as_("edge", edge_id="edge-b")
-    expected_edge = 403 if endpoint.expected["edge"] == 403 else 404
-    assert await call(cloud, endpoint, other_admin) == 404
-    assert await call(cloud, endpoint, other_edge) == expected_edge
+    assert await call(cloud, endpoint, other_admin) == other_site_expected(endpoint, "admin")
+    assert await call(cloud, endpoint, other_edge) == other_site_expected(endpoint, "edge")
 
 
 async def test_other_site_tokens_see_nothing_of_site_a_in_lists(cloud: Cloud) -> None:

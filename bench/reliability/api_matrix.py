@@ -1,0 +1,81 @@
+"""The cloud API's intended access rules, written out by hand: every route, what each role gets, and the seed
+fleet the rules are checked against. The RBAC test (tests/cloud/test_rbac_matrix.py) and the reliability
+scenario (bench/reliability/api.py) both read this table, so it is written once.
+
+It is an oracle, not product code: it restates `cloud.auth.ROLE_PERMISSIONS` and each route's declared permission
+as the statuses a caller should see, so a change to either shows up as a mismatch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ROLES = ("admin", "operator", "viewer", "auditor", "edge")
+SITE_A, SITE_B = "site-a", "site-b"
+EDGE_A, EDGE_B = "edge-a", "edge-b"
+DEVICE_A = "light.kitchen"
+FLEET_READERS = ("admin", "operator", "viewer", "edge")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route with a request that would succeed for an allowed role, and the status each role gets."""
+
+    method: str
+    path: str
+    expected: dict[str, int]
+    body: dict[str, Any] | None = None
+
+    def url(self, ids: dict[str, str]) -> str:
+        """The path with `{edge_id}`, `{device_id}`, `{plan_id}` and `{token_id}` filled in."""
+        return self.path.format(**ids)
+
+    @property
+    def protected(self) -> bool:
+        """True for routes that need a token (everything under /v1/)."""
+        return self.path.startswith("/v1/")
+
+    @property
+    def on_site_a(self) -> bool:
+        """True for routes that act on one site-A resource: other-site tokens must not learn it exists."""
+        return self.protected and (self.path == "/v1/plan" or ("{" in self.path and "token_id" not in self.path))
+
+
+def statuses(ok: int, allowed: tuple[str, ...]) -> dict[str, int]:
+    """`ok` for the allowed roles, 403 for the others."""
+    return {role: ok if role in allowed else 403 for role in ROLES}
+
+
+MATRIX = (
+    Endpoint("GET", "/healthz", dict.fromkeys(ROLES, 200)),
+    Endpoint("GET", "/readyz", dict.fromkeys(ROLES, 200)),
+    Endpoint("GET", "/metrics", dict.fromkeys(ROLES, 200)),
+    Endpoint("POST", "/v1/tokens", statuses(201, ("admin",)), {"role": "viewer"}),
+    Endpoint("GET", "/v1/tokens", statuses(200, ("admin",))),
+    Endpoint("DELETE", "/v1/tokens/{token_id}", statuses(200, ("admin",))),
+    Endpoint("POST", "/v1/edges", statuses(201, ("admin", "operator")), {"edge_id": "edge-new", "site": SITE_A}),
+    Endpoint("GET", "/v1/edges", statuses(200, FLEET_READERS)),
+    Endpoint("GET", "/v1/edges/{edge_id}", statuses(200, FLEET_READERS)),
+    Endpoint("POST", "/v1/edges/{edge_id}/heartbeat", statuses(200, ("admin", "edge"))),
+    Endpoint("POST", "/v1/edges/{edge_id}/commands", statuses(202, ("admin", "operator")), {"text": "lights off"}),
+    Endpoint("GET", "/v1/devices", statuses(200, FLEET_READERS)),
+    Endpoint("GET", "/v1/devices/{device_id}", statuses(200, FLEET_READERS)),
+    Endpoint("PATCH", "/v1/devices/{device_id}/twin/desired", statuses(200, ("admin", "operator")),
+             {"values": {"state": "ON"}}),
+    Endpoint("POST", "/v1/plan", statuses(200, ("admin", "operator", "edge")), {"text": "lights off",
+                                                                                "edge_id": EDGE_A}),
+    Endpoint("GET", "/v1/plans", statuses(200, FLEET_READERS)),
+    Endpoint("GET", "/v1/plans/{plan_id}", statuses(200, FLEET_READERS)),
+    Endpoint("POST", "/v1/plans/{plan_id}/run", statuses(202, ("admin", "operator", "edge")), {"confirm": False}),
+    Endpoint("POST", "/v1/plans/{plan_id}/cancel", statuses(200, ("admin", "operator"))),
+    Endpoint("GET", "/v1/audit", statuses(200, ("admin", "auditor"))),
+)
+PROTECTED = tuple(e for e in MATRIX if e.protected)
+ON_SITE_A_RESOURCE = tuple(e for e in MATRIX if e.on_site_a)
+
+
+def other_site_expected(endpoint: Endpoint, role: str) -> int:
+    """What a token of site B (or edge B's credential) gets on a site-A resource: 404, or 403 if its role lacks
+    the permission anyway (the role check comes before the lookup)."""
+    return 403 if endpoint.expected[role] == 403 else 404
