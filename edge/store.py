@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlite_utils import Database
 
@@ -185,7 +185,8 @@ class EdgeStore:
         """Store desired values (what the edge last commanded)."""
         return await self._call(self._apply, device_id, values, "desired")
 
-    def _apply(self, device_id: str, values: dict[str, Any], side: str) -> dict[str, int]:
+    def _apply(self, device_id: str, values: dict[str, Any],
+               side: Literal["reported", "desired"]) -> dict[str, int]:
         now = utcnow().isoformat()
         changed: dict[str, int] = {}
         with self._tx() as conn:
