@@ -173,3 +173,72 @@ class EdgeProcess:
 
     def __exit__(self, *_exc: object) -> None:
         self.terminate()
+
+
+class CloudProcess:
+    """`autoglm cloud serve` (uvicorn) in a child process, with `settings` (the `[cloud]` table) in a TOML file.
+
+    `rss_kb()` reads the server's resident memory from /proc, so a scenario can show that it stays bounded.
+    """
+
+    def __init__(self, workdir: Path, settings: dict[str, Any], *, log_level: str = "warning") -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.port = int(settings.get("port") or free_port())
+        self.config = workdir / "cloud.toml"
+        self.config.write_text(settings_toml({**settings, "port": self.port}, "cloud"), encoding="utf-8")
+        self.log = workdir / "cloud.log"
+        self.log_level = log_level
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start the server and wait until it accepts connections (the planner model loads first unless lazy)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPEN_AUTOGLM_")}  # the file decides
+        env["PYTHONPATH"] = str(ROOT)
+        # `python -m autoglm.cli` runs before the cloud commands are added, so call the app as the script does.
+        command = [sys.executable, "-c", "from autoglm.cli import app; app()", "cloud", "serve",
+                   "--config", str(self.config), "--host", "127.0.0.1", "--log-level", self.log_level]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"cloud server exited: {self.log.read_text(errors='replace')[-1500:]}")
+            try:
+                wait_for_port(self.port, timeout=0.5)
+                return
+            except TimeoutError:
+                continue
+        self.terminate()
+        raise RuntimeError(f"cloud server did not listen within {timeout:g}s: "
+                           f"{self.log.read_text(errors='replace')[-1500:]}")
+
+    def rss_kb(self) -> int:
+        """The server's VmRSS in KiB (from /proc/<pid>/status)."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS line in /proc status")
+
+    def terminate(self, timeout: float = 15.0) -> None:
+        """SIGINT (uvicorn's graceful shutdown), SIGKILL if it does not exit in `timeout`."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> CloudProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.terminate()
