@@ -33,7 +33,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.reliability.procs import EdgeProcess, Mosquitto
+from bench.reliability.procs import EdgeProcess, Mosquitto, keep_user
 from bench.reliability.scenario import Scenario
 from cloud.bus import BusSettings, MqttBus
 from cloud.commander import MqttEdgeCommander
@@ -215,7 +215,7 @@ async def restarts(tmp: Path, commands: int, terms: int, kills: int, *, lights: 
     per_light = -(-commands // lights)
     if per_light > 100:
         raise ValueError("at most 100 commands per light (brightness_pct 1..100 tells them apart)")
-    broker = Mosquitto(tmp / "broker")
+    broker = Mosquitto(tmp / "broker", extra=keep_user())
     broker.start()
     devices = Lights(broker.port, names)
     edge = EdgeProcess(tmp / "edge", edge_settings(tmp / "edge" / "data", broker.port))

@@ -242,3 +242,9 @@ class CloudProcess:
 
     def __exit__(self, *_exc: object) -> None:
         self.terminate()
+
+
+def keep_user() -> str:
+    """Config line that keeps a root-started Mosquitto as root: by default it drops to the `mosquitto` user, which
+    cannot write persistence to (or read password files in) a private temporary directory."""
+    return "user root" if os.geteuid() == 0 else ""
