@@ -2,6 +2,8 @@
 
 Conflict policy (DESIGN.md §3): the cloud wins on desired, the device wins on reported; each conflict is
 recorded as an event. Edge liveness comes from the retained `status` topic: birth, heartbeats, last will.
+Edge events (`edge.*`: decisions, alerts, breaker changes, outbox overflow reports) go to the audit log, once per
+message id: an edge's outbox re-sends what it sent just before a crash.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Missing this many promised heartbeats marks an edge offline.
 HEARTBEAT_GRACE = 3
+#: Envelope types an edge sends on its events channel that the cloud keeps in its audit log (once per message id).
+EDGE_EVENT_PREFIX = "edge."
 
 
 class TwinStore(Protocol):
@@ -226,6 +230,10 @@ class TwinSync:
             result = validate(ApplyResult, envelope.payload)
             for listener in self._listeners:
                 listener.applied(edge_id, result, envelope.trace_id)
+        elif kind.startswith(EDGE_EVENT_PREFIX):  # decisions, alerts, breaker changes, outbox overflow reports
+            self.stats["events"] += 1
+            await self._audit(kind, f"edge:{edge_id}", edge_id, envelope.trace_id,
+                              {"message_id": envelope.id, "source": envelope.source, **envelope.payload})
         else:
             self.stats["ignored"] += 1
 

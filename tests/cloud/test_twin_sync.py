@@ -196,6 +196,22 @@ async def test_edge_results_reach_listeners(rig: Rig) -> None:
     assert seen[0][0] == EDGE and seen[0][1].outcome == "rejected" and seen[0][2] == "t-9"
 
 
+async def test_edge_events_are_audited_once_per_message_id(rig: Rig) -> None:
+    events = edge_topic(EDGE, EdgeChannel.EVENTS)
+    first = await rig.edge.send(events, "edge.decision", {"text": "play jazz", "outcome": "cloud_unavailable"},
+                                trace_id="t-1")
+    await rig.edge.send(events, "edge.decision", {"text": "play jazz", "outcome": "cloud_unavailable"},
+                        id=first.id, trace_id="t-1")  # re-sent after a crash between PUBACK and the outbox delete
+    await rig.edge.send(events, "something.else", {})
+    await eventually(lambda: rig.sync.stats["ignored"] == 1, what="the unknown event")
+    decisions = [a for a in rig.store.audit if a["action"] == "edge.decision"]
+    assert len(decisions) == 1 and rig.sync.stats["duplicate"] == 1
+    entry = decisions[0]
+    assert entry["target"] == f"edge:{EDGE}" and entry["trace_id"] == "t-1"
+    assert entry["detail"]["message_id"] == first.id and entry["detail"]["text"] == "play jazz"
+    assert entry["detail"]["site"] == "home"
+
+
 async def test_a_real_last_will_marks_the_edge_offline(broker: BrokerInfo) -> None:
     store = MemoryTwinStore()
     store.add_edge(EDGE)
