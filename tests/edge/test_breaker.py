@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from edge.breaker import BreakerSettings, BreakerState, CircuitBreaker, CircuitOpenError
+from edge.cloud_client import CloudRejectedError, counts_against_cloud
 from shared.errors import AutoGLMError, TransportError
 from tests.edge.fakes import FakeClock
 
@@ -264,3 +265,46 @@ async def test_a_failing_listener_does_not_break_the_breaker() -> None:
     b = CircuitBreaker(BreakerSettings(minimum_calls=1, window_size=1), clock=FakeClock(), on_state_change=broken)
     await fail(b)  # the caller still sees its own error, not the listener's
     assert b.state is OPEN
+
+
+async def test_exactly_n_probes_run_among_16_concurrent_callers() -> None:
+    clock = FakeClock()
+    b = await opened(clock, half_open_probes=3)
+    clock.advance(5.0)
+    release = asyncio.Event()
+    running = 0
+
+    async def slow() -> str:
+        nonlocal running
+        running += 1
+        await release.wait()
+        return "ok"
+
+    callers = [asyncio.create_task(b.call(slow)) for _ in range(16)]
+    await asyncio.sleep(0)
+    assert running == 3  # the other 13 were turned away without calling the peer
+    release.set()
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    assert outcomes.count("ok") == 3
+    assert sum(isinstance(o, CircuitOpenError) for o in outcomes) == 13
+    assert b.state is CLOSED  # three probe successes close it
+
+
+async def test_client_errors_are_not_failures_in_any_state() -> None:
+    clock = FakeClock()
+    b = CircuitBreaker(BreakerSettings(minimum_calls=1, window_size=1), clock=clock, is_failure=counts_against_cloud)
+
+    async def rejected(status: int) -> str:
+        raise CloudRejectedError(status, server_code="x", message="no")
+
+    for status in (400, 401, 403, 404, 409, 413, 422) * 3:
+        with pytest.raises(CloudRejectedError):
+            await b.call(lambda s=status: rejected(s))
+    assert b.state is CLOSED and b.failure_rate == 0.0
+    with pytest.raises(CloudRejectedError):
+        await b.call(lambda: rejected(503))
+    assert b.state is OPEN
+    clock.advance(5.0)
+    with pytest.raises(CloudRejectedError):
+        await b.call(lambda: rejected(404))  # a half-open probe that gets a 4xx: the peer answered
+    assert b.state is CLOSED
