@@ -14,6 +14,9 @@ from shared.errors import TransportError
 
 log = logging.getLogger(__name__)
 
+#: QoS of device commands (`/set`): at most once per publish; confirmation and retry make it at-least-once.
+COMMAND_QOS = 0
+
 
 class Executor:
     """One command to one device, confirmed or not within a deadline."""
@@ -42,7 +45,10 @@ class Executor:
         waiter = self._twins.expect(entity.device_id, rendered.expect)
         try:
             for publish in rendered.publishes:
-                await self._bus.publish(publish.topic, publish.payload, qos=1)
+                # QoS 0, as Home Assistant commands devices: the reported state confirms a command end to end and
+                # the sender retries what is not confirmed. QoS 1 would let a restarted broker redeliver a
+                # persisted old command (DUP) after newer ones, turning a light back to a stale level.
+                await self._bus.publish(publish.topic, publish.payload, qos=COMMAND_QOS)
             log.info("command sent", extra={**extra, "command": command.name})
             try:
                 outcome, detail = await asyncio.wait_for(asyncio.shield(waiter), timeout)

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -40,6 +41,9 @@ from cloud.commander import MqttEdgeCommander
 from cloud.fleet import Device
 from cloud.sqlite_store import SqliteStore
 from cloud.twin_sync import TwinSync
+from edge.config import load_settings
+from edge.daemon import EdgeDaemon
+from edge.mqtt import PahoBus
 from shared.errors import AutoGLMError
 
 EDGE_ID = "rel-edge"
@@ -265,6 +269,85 @@ async def restarts(tmp: Path, commands: int, terms: int, kills: int, *, lights: 
             "seconds": round(time.monotonic() - started, 1)}
 
 
+class OnceBus(PahoBus):
+    """The negative control's edge bus: subscribes on its first connection only, trusting the broker to keep the
+    session (a take-over with a clean session wipes it)."""
+
+    _once = False
+
+    def _on_connect(self, client: paho.Client, u: Any, f: Any, rc: Any, p: Any) -> None:
+        if not self._once:
+            self._once = not rc.is_failure
+            super()._on_connect(client, u, f, rc, p)
+            return
+        kept, self._subscriptions = self._subscriptions, {}
+        try:
+            super()._on_connect(client, u, f, rc, p)
+        finally:
+            self._subscriptions = kept
+
+
+def take_over(port: int, client_id: str) -> bool:
+    """Connect with someone else's client id and a clean session (the broker kicks the holder), then leave."""
+    intruder = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    try:
+        intruder.connect("127.0.0.1", port, 30)
+        intruder.loop_start()
+        deadline = time.monotonic() + 5
+        while not intruder.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return intruder.is_connected()
+    finally:
+        intruder.disconnect()
+        intruder.loop_stop()
+
+
+async def takeovers(tmp: Path, count: int, *, lights: int = 4, safeguard: bool = True) -> dict[str, Any]:
+    """`count` forced take-overs, alternating the edge's local and uplink client ids; after each, one command
+    through the cloud must be confirmed (it needs the uplink's desired topic and the local state topics)."""
+    names = [f"l{i}" for i in range(lights)]
+    broker = Mosquitto(tmp / "broker", extra=keep_user())
+    broker.start()
+    devices = Lights(broker.port, names)
+    settings = load_settings(None, **edge_settings(tmp / "edge", broker.port))
+    with mock.patch("edge.daemon.PahoBus", PahoBus if safeguard else OnceBus):
+        edge = EdgeDaemon(settings)
+    kicked = handled = failures = 0
+    started = time.monotonic()
+    task: asyncio.Task[None] | None = None
+    try:
+        devices.start()
+        await edge.start(connect_timeout=10)
+        task = asyncio.create_task(edge.run())
+        async with cloud_side(tmp / "cloud.db", broker.port, names) as cloud:
+            for i in range(count):
+                bus, client_id = ((edge.bus, settings.client_id) if i % 2 == 0
+                                  else (edge.uplink_bus, settings.uplink_client_id))
+                before = bus.reconnects
+                if not await asyncio.to_thread(take_over, broker.port, client_id):
+                    failures += 1
+                    continue
+                deadline = time.monotonic() + 10
+                while (bus.reconnects == before or not bus.connected) and time.monotonic() < deadline:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+                kicked += bus.reconnects > before
+                await asyncio.sleep(0.2)  # the uplink's re-sync after the reconnect settles
+                ok, _ = await command(cloud, names[i % lights], 1 + i // lights % 100, retry=False,
+                                      timeout_s=5.0, give_up=0)
+                handled += ok
+                failures += not ok
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await edge.stop()
+        await asyncio.to_thread(devices.stop)
+        broker.terminate()
+    return {"takeovers": count, "safeguard": safeguard, "kicked": kicked, "handled": handled,
+            "failures": failures, "seconds": round(time.monotonic() - started, 1)}
+
+
 SCENARIOS = (
     Scenario("broker.restarts", "the broker stopped (SIGTERM) and killed (SIGKILL) 3 times each during 1,000 QoS 1 "
              "commands (reduced: once each during 150): 0 lost, 0 executed twice",
@@ -274,4 +357,11 @@ SCENARIOS = (
     Scenario("broker.restarts.no_retry", "negative control: a sender that trusts the first PUBACK and never retries",
              lambda d, full, seed: restarts(d / "restarts-nc", 150, 1, 1, retry=False, seed=seed),
              {}, negative_control=True, loss_figure="lost"),
+    Scenario("broker.takeovers", "20 forced session take-overs of the edge's client ids (reduced: 6): its "
+             "subscriptions come back each time, a command through the cloud is handled after each",
+             lambda d, full, seed: takeovers(d / "takeovers", 20 if full else 6),
+             {"lost": "failures"}),
+    Scenario("broker.takeovers.subscribe_once", "negative control: an edge bus that subscribes on its first "
+             "connection only", lambda d, full, seed: takeovers(d / "takeovers-nc", 2, safeguard=False),
+             {}, negative_control=True, loss_figure="failures"),
 )
