@@ -141,7 +141,8 @@ class EdgeDaemon:
             self.pipeline.use_fallback(self.fallback, runner)
         if self.settings.uplink.outbox:
             self.uplink.outbox = await asyncio.to_thread(Outbox, self.settings.data_dir / "outbox.db",
-                                                         max_messages=self.settings.uplink.outbox_max)
+                                                         max_messages=self.settings.uplink.outbox_max,
+                                                         on_drop=self.metrics.outbox_dropped.inc)
             self.metrics.outbox.set_function(self.uplink.outbox.__len__)
         await self.uplink.start()
         await self.bus.start(timeout=connect_timeout)

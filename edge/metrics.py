@@ -35,6 +35,10 @@ class EdgeMetrics:
         self.uplink_connected = Gauge("autoglm_edge_uplink_connected", "1 while the uplink to the cloud is up",
                                       registry=r)
         self.outbox = Gauge("autoglm_edge_outbox_messages", "Uplink messages waiting for the broker", registry=r)
+        self.outbox_dropped = Counter("autoglm_edge_outbox_dropped", "Uplink messages the full outbox dropped "
+                                      "(oldest first; reported to the cloud when it is back)", registry=r)
         self.alerts = Counter("autoglm_edge_alerts", "Behaviour-monitor alerts, by rule", ["rule"], registry=r)
         self.mqtt_reconnects = Counter("autoglm_edge_mqtt_reconnects", "Connections lost to the local broker",
                                        registry=r)
+        self.storage_errors = Counter("autoglm_edge_storage_errors", "Writes a local database refused (a full "
+                                      "disk, a broken file), by what was being written", ["what"], registry=r)

@@ -4,6 +4,11 @@ A SQLite table (WAL, `synchronous=FULL`) in its own file, drained in insertion o
 reach the cloud in the order they were made, across disconnects and edge restarts. Delivery is at-least-once
 (a crash between PUBACK and the delete sends a message again); every message carries an id and the cloud
 de-duplicates. Synchronous methods: the daemon calls them through `asyncio.to_thread`.
+
+Overflow policy: beyond `max_messages` the oldest messages are dropped, never silently: every drop is counted per
+topic in the same file (`outbox_dropped`, so the count outlives a restart), logged, passed to `on_drop` (the
+daemon's metric), and reported to the cloud by the uplink (`dropped_report`, then `clear_dropped` once the cloud's
+broker has the report).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +26,14 @@ from shared.errors import StorageError
 log = logging.getLogger(__name__)
 
 TABLE = "outbox"
+#: Messages dropped by the overflow policy and not yet reported to the cloud, per topic.
+DROPPED = "outbox_dropped"
 #: SQLite's `PRAGMA application_id` of an outbox file ("AGOB"): a file stamped otherwise is not ours.
 APPLICATION_ID = 0x41474F42
 #: Tables an outbox file may hold (AUTOINCREMENT keeps its counter in sqlite_sequence).
-OWN_TABLES = frozenset({TABLE, "sqlite_sequence"})
+OWN_TABLES = frozenset({TABLE, DROPPED, "sqlite_sequence"})
+#: A full outbox logs its first drop and then every this many.
+LOG_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +45,31 @@ class Pending:
     payload: bytes
 
 
-class Outbox:
-    """Durable FIFO of uplink messages, bounded: when full, the oldest are dropped (and counted)."""
+@dataclass(frozen=True, slots=True)
+class DroppedReport:
+    """Messages the overflow policy dropped and the cloud has not been told about: counts per topic."""
 
-    def __init__(self, path: Path, *, max_messages: int = 1_000_000) -> None:
+    by_topic: dict[str, int]
+    last_seq: int  # the newest dropped message's sequence number: names this report
+
+    @property
+    def count(self) -> int:
+        """Messages dropped in all."""
+        return sum(self.by_topic.values())
+
+
+class Outbox:
+    """Durable FIFO of uplink messages, bounded: when full, the oldest are dropped (counted, logged, reported)."""
+
+    def __init__(self, path: Path, *, max_messages: int = 1_000_000,
+                 on_drop: Callable[[int], None] | None = None) -> None:
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
         self._max = max_messages
+        self._path = path
         self._lock = threading.Lock()
-        self.dropped = 0
+        self._on_drop = on_drop
+        self.dropped = 0  # dropped by this instance (the unreported ones are in the file)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -52,6 +78,8 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=FULL")  # a report the edge acknowledged survives a power cut
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                              "topic TEXT NOT NULL, payload BLOB NOT NULL)")
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {DROPPED} (topic TEXT PRIMARY KEY, "
+                             "count INTEGER NOT NULL, last_seq INTEGER NOT NULL)")
             self._count = int(self._db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the outbox {path}: {exc} (move the file away to start afresh; "
@@ -75,22 +103,79 @@ class Outbox:
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def max_messages(self) -> int:
+        """The bound beyond which the oldest messages are dropped."""
+        return self._max
+
     def put(self, topic: str, payload: bytes) -> int:
-        """Commit one message; returns its sequence number."""
+        """Commit one message (dropping and counting the oldest beyond the bound); returns its sequence number."""
+        with self._lock:
+            over = 0
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # the message and the drops it causes commit together
+                try:
+                    cursor = self._db.execute(f"INSERT INTO {TABLE} (topic, payload) VALUES (?, ?)",
+                                              (topic, payload))
+                    over = self._count + 1 - self._max
+                    if over > 0:
+                        self._evict(over)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot write to the outbox {self._path}: {exc}") from None
+            self._count += 1 - max(over, 0)
+            if over > 0:
+                self._dropped(over)
+            return int(cursor.lastrowid or 0)
+
+    def _evict(self, over: int) -> None:
+        """Drop the `over` oldest messages and count them per topic, inside the caller's transaction."""
+        oldest = f"SELECT seq, topic FROM {TABLE} ORDER BY seq LIMIT {int(over)}"
+        self._db.execute(
+            f"INSERT INTO {DROPPED} (topic, count, last_seq) SELECT topic, COUNT(*), MAX(seq) FROM ({oldest}) "
+            "WHERE true GROUP BY topic ON CONFLICT (topic) DO UPDATE SET count = count + excluded.count, "
+            "last_seq = MAX(last_seq, excluded.last_seq)")
+        self._db.execute(f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM ({oldest}))")
+
+    def _dropped(self, over: int) -> None:
+        before, self.dropped = self.dropped, self.dropped + over
+        if before == 0 or before // LOG_EVERY != self.dropped // LOG_EVERY:
+            log.warning("outbox full (%d messages): oldest dropped, %d so far; the cloud is told when it is back",
+                        self._max, self.dropped, extra={"dropped": self.dropped, "outbox_max": self._max})
+        if self._on_drop is not None:
+            self._on_drop(over)
+
+    def dropped_report(self) -> DroppedReport | None:
+        """What the overflow policy dropped that the cloud has not been told about; None when nothing."""
         with self._lock:
             try:
-                cursor = self._db.execute(f"INSERT INTO {TABLE} (topic, payload) VALUES (?, ?)", (topic, payload))
-                self._count += 1
-                if self._count > self._max:
-                    over = self._count - self._max
-                    self._db.execute(f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM {TABLE} ORDER BY seq "
-                                     "LIMIT ?)", (over,))
-                    self._count -= over
-                    self.dropped += over
-                    log.warning("outbox full: oldest messages dropped", extra={"dropped": over})
+                rows = self._db.execute(f"SELECT topic, count, last_seq FROM {DROPPED} WHERE count > 0").fetchall()
             except sqlite3.Error as exc:
-                raise StorageError(f"cannot write to the outbox: {exc}") from None
-            return int(cursor.lastrowid or 0)
+                raise StorageError(f"cannot read the outbox {self._path}: {exc}") from None
+        if not rows:
+            return None
+        return DroppedReport({str(t): int(c) for t, c, _ in rows}, max(int(seq) for _, _, seq in rows))
+
+    def clear_dropped(self, report: DroppedReport) -> None:
+        """The cloud has `report`: forget those drops (drops counted since stay for the next report)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for topic, count in report.by_topic.items():
+                        self._db.execute(f"UPDATE {DROPPED} SET count = count - ? WHERE topic = ?", (count, topic))
+                    self._db.execute(f"DELETE FROM {DROPPED} WHERE count <= 0")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot update the outbox {self._path}: {exc}") from None
 
     def peek(self, limit: int = 100) -> list[Pending]:
         """The oldest messages, in order, without removing them."""

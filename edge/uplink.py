@@ -11,21 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from edge.desired import desired_commands
 from edge.entity import Command, Entity, satisfied
 from edge.executor import Executor
 from edge.mqtt import Bus
-from edge.outbox import Outbox
+from edge.outbox import DroppedReport, Outbox
 from edge.registry import Registry
 from edge.store import EdgeStore
 from edge.twins import Twins
 from shared.codec import decode, encode, validate
 from shared.decision import Outcome
 from shared.envelope import Envelope, utcnow
-from shared.errors import AutoGLMError, PayloadError, TransportError, UnknownDeviceError
+from shared.errors import AutoGLMError, PayloadError, StorageError, TransportError, UnknownDeviceError
 from shared.sync import ApplyResult, DeviceCommand, DeviceInfo, EdgeStatus, FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_topic
 from shared.twin import TwinDelta, TwinValue
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Devices per full-document message, so a large home stays under the codec's payload limit.
 FULL_CHUNK = 50
+#: Event type of the report of messages the outbox's overflow policy dropped (counts per topic).
+OVERFLOW_EVENT = "edge.outbox_overflow"
 
 
 class Uplink:
@@ -60,6 +62,7 @@ class Uplink:
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats: Counter[str] = Counter()
         self.outbox = outbox
+        self.on_storage_error: Callable[[StorageError], None] | None = None
         self._queued = asyncio.Event()  # set when the outbox has something new or the bus came back
 
     async def start(self) -> None:
@@ -81,6 +84,8 @@ class Uplink:
         while True:
             await self._queued.wait()
             self._queued.clear()
+            if self._bus.connected:
+                await self._report_dropped(outbox)
             while self._bus.connected:
                 batch = await asyncio.to_thread(outbox.peek, 200)
                 if not batch:
@@ -93,6 +98,25 @@ class Uplink:
                 except TransportError as exc:  # the bus went away: wait for the reconnect, keep the rest queued
                     log.info("outbox paused", extra={"queued": len(outbox), "reason": str(exc)})
                     break
+
+    async def _report_dropped(self, outbox: Outbox) -> None:
+        """Tell the cloud what the overflow policy dropped (once its broker has the report, forget those drops)."""
+        report: DroppedReport | None = await asyncio.to_thread(outbox.dropped_report)
+        if report is None:
+            return
+        payload = {"dropped": report.count, "by_topic": report.by_topic, "policy": "drop_oldest",
+                   "outbox_max": outbox.max_messages}
+        # the id names the drops, so a report re-sent after a crash is a duplicate the cloud drops
+        envelope = Envelope(id=f"overflow-{self._edge_id}-{report.last_seq}"[:64], source=self._source,
+                            type=OVERFLOW_EVENT, payload=payload)
+        try:
+            await self._bus.publish(edge_topic(self._edge_id, EdgeChannel.EVENTS), encode(envelope), qos=1)
+        except TransportError as exc:  # the next reconnect tries again
+            log.warning("outbox overflow not reported", extra={"reason": str(exc), **payload})
+            return
+        await asyncio.to_thread(outbox.clear_dropped, report)
+        self.stats["dropped_reported"] += report.count
+        log.warning("outbox overflow reported to the cloud", extra={"edge_id": self._edge_id, **payload})
 
     async def stop(self) -> None:
         """Let in-flight desired changes finish, then say `offline` (a clean disconnect sends no last will)."""
@@ -248,6 +272,11 @@ class Uplink:
         except TransportError as exc:  # the full re-sync after the next reconnect repairs what was not sent
             self.stats["unsent"] += 1
             log.warning("uplink message not sent", extra={"edge_id": self._edge_id, "reason": str(exc)})
+        except StorageError as exc:  # the outbox cannot take it (a full disk): counted, the edge goes on serving
+            self.stats["unstored"] += 1
+            log.error("uplink message not queued: %s", exc, extra={"edge_id": self._edge_id, "event": "storage_error"})
+            if self.on_storage_error is not None:
+                self.on_storage_error(exc)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

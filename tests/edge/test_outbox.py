@@ -42,6 +42,25 @@ def test_a_full_outbox_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
     assert box.dropped == 2 and len(box) == 3
 
 
+def test_drops_are_counted_per_topic_survive_a_restart_and_are_cleared_once_reported(tmp_path: Path) -> None:
+    seen: list[int] = []
+    box = Outbox(tmp_path / "outbox.db", max_messages=2, on_drop=seen.append)
+    assert box.dropped_report() is None
+    for i, topic in enumerate(["a", "b", "a", "a", "b"]):
+        box.put(topic, str(i).encode())
+    assert seen == [1, 1, 1] and [p.payload for p in box.peek()] == [b"3", b"4"]
+    box.close()
+    again = Outbox(tmp_path / "outbox.db", max_messages=2)
+    report = again.dropped_report()
+    assert report is not None and report.by_topic == {"a": 2, "b": 1} and report.count == 3
+    again.put("b", b"5")  # drops "3" (topic a) after the report was taken
+    again.clear_dropped(report)
+    later = again.dropped_report()
+    assert later is not None and later.by_topic == {"a": 1} and later.last_seq > report.last_seq
+    again.clear_dropped(later)
+    assert again.dropped_report() is None and len(again) == 2
+
+
 def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
     path.write_bytes(b"this is not a database" * 100)

@@ -17,10 +17,11 @@ from edge.config import MqttSettings
 from edge.entity import Entity
 from edge.executor import Executor
 from edge.mqtt import PahoBus
+from edge.outbox import Outbox
 from edge.registry import Registry
 from edge.store import EdgeStore
 from edge.twins import Twins
-from edge.uplink import Uplink
+from edge.uplink import OVERFLOW_EVENT, Uplink
 from shared.codec import encode
 from shared.discovery import parse_discovery
 from shared.errors import PayloadError
@@ -210,3 +211,27 @@ async def test_bad_and_impossible_desired_changes(rig: EdgeRig) -> None:
     assert rig.commands == []
     # not applied, so not remembered as applied: the cloud's next full document will try again
     assert {r.prop: r.desired for r in await rig.store.twin("l1")} == {"state": None}
+
+
+async def test_messages_the_full_outbox_dropped_are_reported_to_the_cloud_once(rig: EdgeRig, tmp_path: Path) -> None:
+    full = Outbox(tmp_path / "outbox.db", max_messages=3)
+    for i in range(7):  # made while the cloud was away: 4 dropped
+        full.put(REPORTED if i % 2 else EVENTS, encode({"n": i}))
+    full.close()
+    outbox = Outbox(tmp_path / "outbox.db", max_messages=100)  # the count outlives a restart
+    rig.uplink.outbox = outbox
+    drain = asyncio.create_task(rig.uplink.run())
+    try:
+        rig.uplink.connection_changed(True)  # the link is back
+        report = (await rig.cloud.wait_envelope(OVERFLOW_EVENT, EVENTS))[0]
+        assert report.payload["dropped"] == 4 and report.payload["outbox_max"] == 100
+        assert report.payload["by_topic"] == {EVENTS: 2, REPORTED: 2}
+        await eventually(lambda: len(outbox) == 0, what="the rest drained")
+        assert outbox.dropped_report() is None and rig.uplink.stats["dropped_reported"] == 4
+        rig.uplink.connection_changed(True)  # another reconnect: nothing new to report
+        await asyncio.sleep(0.2)
+        assert len([m for m in rig.cloud.received if b"edge.outbox_overflow" in m.payload]) == 1
+    finally:
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
+        outbox.close()
