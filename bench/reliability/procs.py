@@ -61,6 +61,8 @@ class Mosquitto:
                  "message_size_limit 2097152", "set_tcp_nodelay true"]
         if "allow_anonymous" not in extra:
             lines.append("allow_anonymous true")
+        if "\nuser " not in f"\n{extra}":  # a root-started broker must stay root to write its files (keep_user)
+            lines.append(keep_user())
         if persistence:
             lines += ["persistence true", f"persistence_location {workdir}/", "autosave_interval 1"]
         else:
