@@ -127,9 +127,9 @@ async def _project_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # A bug, not a client's fault: logged with its traceback, answered in the API's error shape without details.
-    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path,
-                                                       "trace_id": getattr(request.state, "trace_id", None)})
-    return error_response(500, "internal_error", "internal server error; the trace id names it in the server log")
+    trace_id = getattr(request.state, "trace_id", None)
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path, "trace_id": trace_id})
+    return error_response(500, "internal_error", f"internal server error (trace id {trace_id} in the server log)")
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -35,10 +35,10 @@ async def test_an_unhandled_error_is_a_500_in_the_api_error_shape(cloud: Cloud) 
     cloud.app.add_api_route("/broken", broken)
     transport = httpx.ASGITransport(app=cloud.app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://cloud.test") as client:
-        response = await client.get("/broken")
+        response = await client.get("/broken", headers={"X-Trace-ID": "trace-500"})
     assert response.status_code == 500
     assert response.json() == {"error": {"code": "internal_error",
-                                         "message": "internal server error; the trace id names it in the server log"}}
+                                         "message": "internal server error (trace id trace-500 in the server log)"}}
 
 
 async def test_planner_overload_and_unavailability_say_when_to_retry(cloud: Cloud) -> None:
