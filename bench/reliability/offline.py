@@ -6,6 +6,13 @@ broker and the cloud's twin sync (cloud/twin_sync.py on its SQLite store, in thi
 killed with SIGKILL in the middle of draining, and restarted, again and again. Every decision the edge queued must
 be in the cloud's audit log exactly once and every light's last reported value must be in the cloud's twin. The
 negative control runs a twin sync without de-duplication by message id: re-sent messages are applied twice.
+
+Overflowing outage: an edge daemon (in this process) with a small outbox bound gets many more device reports than
+the bound while the cloud's broker is down; time is compressed (the reports of a 10-minute outage of a busy home
+are made as fast as the edge takes them, not over 10 minutes). The overflow policy drops the oldest; afterwards
+every reported version must either have reached the cloud or be counted in the edge's overflow report the cloud
+audited: `unaccounted` = versions missing in the cloud beyond those reported dropped. The negative control's
+outbox drops without keeping count (the policy as it was): the drops are invisible to the cloud.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from bench.reliability.scenario import Scenario
 from cloud.bus import BusMessage, BusSettings, MqttBus
 from cloud.sqlite_store import SqliteStore
 from cloud.twin_sync import TwinSync
+from edge.config import load_settings
+from edge.daemon import EdgeDaemon
+from edge.outbox import DroppedReport, Outbox
 from shared.topics import EdgeChannel, edge_topic
 
 EDGE = "offline-edge"
@@ -46,6 +56,31 @@ class CountingSync(TwinSync):
         with contextlib.suppress(ValueError, KeyError, TypeError):
             self.received[str(json.loads(message.payload)["id"])] += 1
         await super().handle(message)
+
+
+class VersionSync(CountingSync):
+    """Also notes every reported brightness version per device that arrives (deltas and full documents)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.versions: set[tuple[str, int]] = set()
+
+    async def handle(self, message: BusMessage) -> None:
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+            envelope = json.loads(message.payload)
+            payload = envelope["payload"]
+            deltas = [payload] if envelope["type"] == "twin.reported" else payload.get("twins", [])
+            for delta in deltas:
+                if "brightness" in delta.get("values", {}):
+                    self.versions.add((delta["device_id"], int(delta["values"]["brightness"]["version"])))
+        await super().handle(message)
+
+
+class SilentOutbox(Outbox):
+    """The negative control's outbox: drops the oldest beyond the bound and keeps no count for the cloud."""
+
+    def dropped_report(self) -> DroppedReport | None:
+        return None
 
 
 class NoDedupSync(CountingSync):
@@ -136,14 +171,15 @@ def edge_settings(data: Path, local: int, cloud: int, **uplink: Any) -> dict[str
 
 
 @contextlib.asynccontextmanager
-async def cloud_side(db: Path, port: int, *, dedup: bool = True) -> AsyncIterator[tuple[CountingSync, SqliteStore]]:
+async def cloud_side(db: Path, port: int, *, dedup: bool = True,
+                     kind: type[CountingSync] = CountingSync) -> AsyncIterator[tuple[CountingSync, SqliteStore]]:
     """The cloud's twin sync on its SQLite store and the cloud's broker, as `open_mqtt_link` runs it."""
     store = SqliteStore(db)
     await store.open()
     await store.upsert_edge(EDGE, site="home")
     bus = MqttBus(BusSettings(port=port, client_id=f"cloud-{random.getrandbits(32)}", reconnect_min_s=0.05,
                               reconnect_max_s=0.3))
-    sync: CountingSync = (CountingSync if dedup else NoDedupSync)(bus, store)
+    sync: CountingSync = (kind if dedup else NoDedupSync)(bus, store)
     await sync.start()
     await bus.start(10)
     task = asyncio.create_task(sync.run())
@@ -236,6 +272,73 @@ async def crash_during_drain(work: Path, *, kills: int, reports: int, utterances
         "redelivered": redelivered, "double_applied": sum(n - 1 for n in recorded.values() if n > 1)}
 
 
+@contextlib.asynccontextmanager
+async def edge_in_process(settings: dict[str, Any]) -> AsyncIterator[EdgeDaemon]:
+    """The edge daemon (the real composition root) in this process, until the block ends."""
+    daemon = EdgeDaemon(load_settings(None, **settings))
+    await daemon.start(connect_timeout=10)
+    task = asyncio.create_task(daemon.run())
+    try:
+        yield daemon
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await daemon.stop()
+
+
+async def overflowing_outage(work: Path, *, reports: int, outbox_max: int, safeguard: bool = True) -> dict[str, Any]:
+    """`reports` device reports while the cloud's broker is down and the outbox holds `outbox_max`; then recovery."""
+    local = Mosquitto(work / "local", persistence=False)
+    cloud_broker = Mosquitto(work / "cloud-broker", persistence=False)
+    local.start()
+    home = await asyncio.to_thread(FakeHome, local.port)
+    settings = edge_settings(work / "edge", local.port, cloud_broker.port, outbox_max=outbox_max)
+    figures: dict[str, Any] = {"reports": reports, "outbox_max": outbox_max, "safeguard": safeguard, "errors": 0}
+    try:
+        await asyncio.to_thread(home.announce, LIGHTS)
+        async with edge_in_process(settings) as edge:
+            assert edge.uplink.outbox is not None
+            if not safeguard:  # the policy as it was: drop the oldest, tell nobody
+                edge.uplink.outbox.close()
+                edge.uplink.outbox = SilentOutbox(work / "edge" / "outbox.db", max_messages=outbox_max)
+            outbox = edge.uplink.outbox
+            await until(lambda: len(edge.registry) >= LIGHTS, 30, "discovery")
+            started = time.perf_counter()
+            for k in range(reports):
+                await asyncio.to_thread(home.report, k % LIGHTS, k // LIGHTS + 1)
+            made = {(f"l{i}", v) for i in range(LIGHTS) for v in range(1, home.last[f"l{i}"] + 1)}
+            await until(lambda: edge.twins.values("l0").get("brightness") == home.last["l0"]
+                        and edge.twins.values(f"l{LIGHTS - 1}").get("brightness") == home.last[f"l{LIGHTS - 1}"],
+                        60, "every report at the edge")
+            await asyncio.sleep(0.3)
+            figures["outage_s"] = round(time.perf_counter() - started, 1)
+            figures["queued_at_recovery"] = len(outbox)
+            figures["dropped_at_edge"] = outbox.dropped
+            figures["dropped_metric"] = edge.metrics.registry.get_sample_value("autoglm_edge_outbox_dropped_total")
+            cloud_broker.start()
+            async with cloud_side(work / "cloud.db", cloud_broker.port, kind=VersionSync) as (sync, _store):
+                await until(lambda: edge.uplink_bus.connected, 30, "the uplink back")
+                await until(lambda: len(outbox) == 0, 120, "the outbox to drain")
+                await asyncio.sleep(0.5)
+                assert isinstance(sync, VersionSync)
+                received = set(sync.versions)
+            reports_audited = [json.loads(d) for (d,) in sqlite3.connect(work / "cloud.db").execute(
+                "SELECT detail FROM audit WHERE action = 'edge.outbox_overflow'")]
+    finally:
+        await asyncio.to_thread(home.close)
+        cloud_broker.terminate()
+        local.terminate()
+    reported = sum(int(r.get("by_topic", {}).get(edge_topic(EDGE, EdgeChannel.TWIN_REPORTED), 0))
+                   for r in reports_audited)
+    missing = len(made - received)
+    return figures | {"versions_made": len(made), "versions_in_cloud": len(made & received),
+                      "missing_in_cloud": missing, "overflow_reports": len(reports_audited),
+                      "reported_dropped": reported, "unaccounted": max(0, missing - reported),
+                      # a message evicted while the drain was already sending it is counted though it arrived
+                      "over_reported": max(0, reported - missing)}
+
+
 SCENARIOS = (
     Scenario("offline.crash_during_drain", "the edge is killed -9 while its outbox drains a backlog built during an "
              "outage, and restarted: every message reaches the cloud, none is applied twice",
@@ -246,4 +349,13 @@ SCENARIOS = (
              "de-duplication by message id", lambda d, full, seed: crash_during_drain(
                  d, kills=12, reports=50, utterances=150, seed=seed, dedup=False),
              {}, negative_control=True, loss_figure="double_applied"),
+    Scenario("offline.overflowing_outage", "an outage overflows the outbox bound (time compressed: the reports of a "
+             "long outage made as fast as the edge takes them): every dropped report is counted and reported to the "
+             "cloud after recovery", lambda d, full, seed: overflowing_outage(
+                 d, reports=6000 if full else 600, outbox_max=2000 if full else 200),
+             {"lost": "unaccounted"}),
+    Scenario("offline.overflowing_outage.silent_drops", "negative control: the same outage, the outbox dropping "
+             "without a count for the cloud", lambda d, full, seed: overflowing_outage(
+                 d, reports=600, outbox_max=200, safeguard=False),
+             {}, negative_control=True, loss_figure="unaccounted"),
 )
