@@ -7,6 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+# What needs a confirmation is one rule for the cloud and the edge (re-exported for the cloud's parts).
+from shared.confirmation import BULK_ACTION_LIMIT as BULK_ACTION_LIMIT
+from shared.confirmation import SENSITIVE_ACTIONS as SENSITIVE_ACTIONS
+from shared.confirmation import SENSITIVE_COVER_CLASSES as SENSITIVE_COVER_CLASSES
 from shared.plan import Plan, PlanRequest
 
 #: Device actions a plan may call, per HA domain, as HA service names; with their argument names and types.
@@ -26,12 +30,6 @@ DOMAIN_ACTIONS: Final[dict[str, dict[str, dict[str, str]]]] = {
     "sensor": {},
     "binary_sensor": {},
 }
-#: Actions that need the user's confirmation before they run, whoever proposed them.
-SENSITIVE_ACTIONS: Final = frozenset({"lock.unlock", "alarm_control_panel.alarm_disarm", "cover.open_cover"})
-#: Covers whose opening is sensitive (garage doors, gates); other covers open freely.
-SENSITIVE_COVER_CLASSES: Final = frozenset({"garage", "gate", "door"})
-#: More device actions than this in one plan is a bulk action and needs confirmation.
-BULK_ACTION_LIMIT: Final = 10
 
 
 @dataclass(frozen=True, slots=True)

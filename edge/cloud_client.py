@@ -23,6 +23,7 @@ from shared.plan import PlanRequest, PlanResponse, PlanStatus
 
 PLAN_PATH: Final = "/v1/plan"
 RUN_PATH: Final = "/v1/plans/{plan_id}/run"
+PLAN_DETAIL_PATH: Final = "/v1/plans/{plan_id}"
 HEALTH_PATH: Final = "/healthz"
 M = TypeVar("M", bound=BaseModel)
 _PLAN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -151,6 +152,12 @@ class CloudClient:
         run = await self._guarded(RUN_PATH.format(plan_id=plan_id), {"confirm": confirm}, _RunAnswer, trace_id)
         return run.status
 
+    async def plan_of(self, plan_id: str, *, trace_id: str | None = None) -> PlanResponse:
+        """A plan the cloud proposed, as it stands now (`GET /v1/plans/{id}`): what a confirmation checks."""
+        if not _PLAN_ID.match(plan_id):
+            raise PayloadError(f"not a plan id: {plan_id!r}")
+        return await self._guarded(PLAN_DETAIL_PATH.format(plan_id=plan_id), None, PlanResponse, trace_id)
+
     @property
     def ready(self) -> bool:
         """True while the breaker is closed: requests may wait for the cloud."""
@@ -173,7 +180,8 @@ class CloudClient:
         except TimeoutError:
             raise CloudTimeoutError(f"the cloud did not answer within {self._timeout_s}s") from None
 
-    async def _guarded(self, path: str, body: dict[str, object], model: type[M], trace_id: str | None) -> M:
+    async def _guarded(self, path: str, body: dict[str, object] | None, model: type[M], trace_id: str | None
+                       ) -> M:
         headers = {TRACE_HEADER: trace_id} if trace_id else {}
         try:
             return await self.breaker.call(lambda: self._post(path, body, model, headers), timeout_s=self._timeout_s)
@@ -193,9 +201,12 @@ class CloudClient:
                         tb: TracebackType | None) -> None:
         await self.aclose()
 
-    async def _post(self, path: str, body: dict[str, object], model: type[M], headers: dict[str, str]) -> M:
+    async def _post(self, path: str, body: dict[str, object] | None, model: type[M], headers: dict[str, str]
+                    ) -> M:
+        """POST `body`, or GET when there is none; the answer as `model`."""
         try:
-            response = await self._http.post(path, json=body, headers=headers)
+            response = await (self._http.post(path, json=body, headers=headers) if body is not None
+                              else self._http.get(path, headers=headers))
         except httpx.TimeoutException as exc:
             raise CloudTimeoutError(f"the cloud did not answer within {self._timeout_s}s ({type(exc).__name__})"
                                     ) from None

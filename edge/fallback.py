@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from edge.cloud_client import CloudError, CloudRejectedError, CloudUnavailableError
 from edge.outbox import Outbox
 from edge.replies import render
+from shared.confirmation import plan_digest
 from shared.decision import DecisionSource, Outcome, Utterance
 from shared.errors import PayloadError
 from shared.plan import Plan, PlanResponse, PlanStatus
@@ -37,6 +38,10 @@ class CloudPlanner(Protocol):
 
     async def run(self, plan_id: str, *, confirm: bool = False, trace_id: str | None = None) -> PlanStatus:
         """Start a proposed plan; sensitive plans need `confirm`."""
+        ...
+
+    async def plan_of(self, plan_id: str, *, trace_id: str | None = None) -> PlanResponse:
+        """A plan the cloud proposed, as it stands now."""
         ...
 
     @property
@@ -165,7 +170,7 @@ class Fallback:
                 summary = ", ".join(s.tool for s in proposal.plan.steps if s.id in proposal.sensitive_steps)
                 return CloudAnswer(Outcome.NEEDS_CONFIRMATION, DecisionSource.CLOUD,
                                    render(language, "needs_confirmation", summary=summary), proposal.plan_id,
-                                   proposal.model)
+                                   proposal.model, plan=proposal.plan)  # the plan a confirmation goes ahead with
             status = await self._cloud.run(proposal.plan_id, confirm=confirmed, trace_id=trace_id)
         except CloudRejectedError as exc:
             if exc.retryable:  # busy or broken: the same as unreachable for the user
@@ -179,6 +184,34 @@ class Fallback:
         key = "cloud_planned" if outcome is Outcome.PLANNED else "cloud_plan_failed"
         return CloudAnswer(outcome, DecisionSource.CLOUD, render(language, key, steps=steps, status=status.value),
                            proposal.plan_id, proposal.model, plan=proposal.plan)
+
+    async def run_held(self, plan_id: str, digest: str | None, text: str, language: str, trace_id: str
+                       ) -> CloudAnswer:
+        """Run, confirmed, exactly the cloud plan the user was shown (`plan_id`, whose steps had `digest`): never a
+        new proposal, and nothing when the cloud's copy is no longer that plan."""
+        if not self._cloud.ready:
+            self._probe_soon()
+            closed = CloudUnavailableError("the cloud breaker is open", retry_after_s=0)
+            return self._unreachable(text, language, closed)
+        try:
+            held = await self._cloud.plan_of(plan_id, trace_id=trace_id)
+            if digest is None or plan_digest(held.plan) != digest or held.plan_id != plan_id:
+                log.warning("confirmed plan changed", extra={"trace_id": trace_id, "plan_id": plan_id})
+                return CloudAnswer(Outcome.REJECTED, DecisionSource.CLOUD, render(language, "confirmation_changed"),
+                                   plan_id, held.model, error="the plan is not the one that was confirmed")
+            status = await self._cloud.run(plan_id, confirm=True, trace_id=trace_id)
+        except CloudRejectedError as exc:
+            if exc.retryable:
+                return self._unreachable(text, language, exc)
+            return CloudAnswer(Outcome.REJECTED, DecisionSource.CLOUD, render(language, "confirmation_refused",
+                                                                              reason=str(exc)), plan_id, error=str(exc))
+        except (CloudError, PayloadError) as exc:
+            return self._unreachable(text, language, exc)
+        outcome = Outcome.PLANNED if status in (PlanStatus.RUNNING, PlanStatus.SUCCEEDED) else Outcome.ERROR
+        key = "cloud_planned" if outcome is Outcome.PLANNED else "cloud_plan_failed"
+        return CloudAnswer(outcome, DecisionSource.CLOUD, render(language, key, steps=len(held.plan.steps),
+                                                                 status=status.value), plan_id, held.model,
+                           plan=held.plan)
 
     def _probe_soon(self) -> None:
         if self._probing is not None and not self._probing.done():

@@ -16,7 +16,7 @@ from edge.compound import split_request
 from edge.decision_cache import CachedDecision, DecisionCache, Versions
 from edge.entity import Command, Entity
 from edge.executor import Executor
-from edge.fallback import Fallback
+from edge.fallback import CloudAnswer, Fallback
 from edge.intents import IntentHandlers, Plan, display
 from edge.model_stage import ModelStage
 from edge.monitor import Monitor
@@ -25,6 +25,7 @@ from edge.registry import Registry
 from edge.replies import Refusal, action_phrase, render
 from edge.schedule import is_relative, schedule_of, without
 from edge.template_stage import IntentMatch, TemplateStage
+from shared.confirmation import plan_digest
 from shared.decision import Decision, DecisionSource, DeviceAction, Outcome, Utterance
 from shared.plan import Plan as CloudPlan
 
@@ -94,24 +95,53 @@ class Pipeline:
                             **fields)
 
         async def cloud_or(outcome: Outcome, reply: str, **fields: object) -> Decision:
-            """The cloud's answer when there is a cloud, else the local one."""
+            """The cloud's answer when there is a cloud, else the local one.
+
+            A confirmation goes ahead with exactly the plan the user was shown (by plan id in the cloud, or by
+            digest for a cached plan), never with a new proposal; a confirmed request that held no plan (a local
+            hold) asks the cloud unconfirmed.
+            """
             if self._fallback is None:
                 return finish(outcome, reply, **fields)
+            held_id, held_digest = utterance.held_plan if utterance.confirmed else (None, None)
             t = time.perf_counter()
-            answer = await self._fallback.ask(utterance.text, language, utterance.trace_id,
-                                              confirmed=utterance.confirmed, utterance=utterance)
+            if held_id is not None:
+                answer = await self._fallback.run_held(held_id, held_digest, utterance.text, language,
+                                                       utterance.trace_id)
+                if answer.outcome is Outcome.PLANNED and answer.plan is not None:  # for offline replay (confirmed
+                    await self.remember(utterance.text, language, answer.plan)  # again there: see below)
+            elif held_digest is not None:  # a cached plan, held while the cloud was away: that plan or nothing
+                cached = await self.recall(utterance.text, language)
+                if cached is None or plan_digest(cached) != held_digest:
+                    return finish(Outcome.REJECTED, render(language, "confirmation_changed"), **fields)
+                answer = CloudAnswer(Outcome.PLANNED, DecisionSource.CACHE, render(language, "cloud_replayed"),
+                                     plan=cached, replayed=True)
+            else:
+                answer = await self._fallback.ask(utterance.text, language, utterance.trace_id, confirmed=False,
+                                                  utterance=utterance)
             stages["cloud"] = round((time.perf_counter() - t) * 1000, 3)
             fields.update(source=answer.source, plan_id=answer.plan_id)
             if answer.model is not None:
                 fields["model_version"] = answer.model
+            if answer.outcome is Outcome.NEEDS_CONFIRMATION and answer.plan is not None:
+                fields["plan_digest"] = plan_digest(answer.plan)
             if answer.replayed and answer.plan is not None and self._runner is not None:
+                digest = plan_digest(answer.plan)
+                confirmed = held_digest == digest
+                if not confirmed and (held := self._runner.sensitive(answer.plan)):
+                    summary = ", ".join(s.tool for s in answer.plan.steps if s.id in held)
+                    return finish(Outcome.NEEDS_CONFIRMATION,
+                                  render(language, "needs_confirmation", summary=summary), plan_digest=digest,
+                                  **fields)
                 t = time.perf_counter()
-                actions = await self._runner.run(answer.plan, trace_id=utterance.trace_id)
+                actions = await self._runner.run(answer.plan, trace_id=utterance.trace_id, confirmed=confirmed)
                 stages["execute"] = round((time.perf_counter() - t) * 1000, 3)
                 outcome, done = _conclude(language, actions) if actions else (Outcome.DONE, "")
                 return finish(outcome, f"{answer.reply} {done}".strip(), actions=actions, **fields)
             return finish(answer.outcome, answer.reply, **fields)
 
+        if utterance.confirmed and any(utterance.held_plan):  # the user confirmed a plan: that one, not a new one
+            return await cloud_or(Outcome.NOT_UNDERSTOOD, render(language, "not_understood", text=utterance.text))
         when = schedule_of(text, language)
         if when is not None:  # match the command itself; what to do at that time is decided below
             text = without(text, when, language)

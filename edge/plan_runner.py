@@ -4,6 +4,8 @@ Steps run in their listed order (a validated plan lists a step after the steps i
 become the same twin changes the cloud's executor would ask for (`shared.actions.translate`) and go to the device
 through the edge's executor, confirmed by its reported state; `get_state` reads the twin, `condition` compares,
 `wait` sleeps (bounded), `notify` becomes an event. A false condition skips the steps that depend on it.
+A cached plan is replayed for whoever repeats its words, so its sensitive steps (the cloud's own rule,
+`shared.confirmation`) need a confirmation here again: `run` refuses them unless `confirmed`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from edge.executor import Executor
 from edge.registry import Registry
 from edge.twins import Twins
 from shared.actions import compare, translate
+from shared.confirmation import sensitive_steps
 from shared.decision import DeviceAction, Outcome
-from shared.errors import AutoGLMError
+from shared.errors import AutoGLMError, ConfirmationRequiredError
 from shared.plan import Plan, PlanStep, Tool
 from shared.refs import resolve, state_output
 
@@ -37,8 +40,20 @@ class LocalPlanRunner:
         self._notify = notify
         self._max_wait_s = max_wait_s
 
-    async def run(self, plan: Plan, *, trace_id: str) -> list[DeviceAction]:
-        """Run every step; the device actions with their confirmed outcomes."""
+    def sensitive(self, plan: Plan) -> list[str]:
+        """The ids of the plan's steps that need the user's confirmation (unlock, disarm, open a garage, bulk)."""
+        def device_class(device_id: str) -> str | None:
+            entity = self._registry.get(device_id)
+            return entity.config.device_class if entity is not None else None
+
+        return sensitive_steps(plan, device_class)
+
+    async def run(self, plan: Plan, *, trace_id: str, confirmed: bool = False) -> list[DeviceAction]:
+        """Run every step; the device actions with their confirmed outcomes. ConfirmationRequiredError (nothing
+        runs) when the plan has sensitive steps and the user has not confirmed it."""
+        if not confirmed and (held := self.sensitive(plan)):
+            raise ConfirmationRequiredError(f"the plan has sensitive steps ({', '.join(held)}): it runs only once "
+                                            "the user confirms it", steps=held)
         outputs: dict[str, dict[str, Any]] = {}
         skipped: set[str] = set()
         actions: list[DeviceAction] = []

@@ -11,7 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.mqtt import no_delay
 from shared.codec import decode, encode
-from shared.decision import Decision, Utterance
+from shared.decision import Decision, Outcome, Utterance
 from shared.envelope import Envelope
 from shared.errors import PayloadError, TransportError
 from shared.topics import EdgeChannel, edge_topic
@@ -20,8 +20,22 @@ from shared.topics import EdgeChannel, edge_topic
 def say(text: str, *, edge_id: str, host: str, port: int, language: str | None = None,
         timeout: float = 10.0, confirmed: bool = False, area: str | None = None, user: str | None = None,
         confirm_token: str | None = None) -> Decision:
-    """Send `text` to the edge and return its decision record (`confirm_token`: go ahead with a held request)."""
-    utterance = Utterance(text=text, language=language, source="cli", confirmed=confirmed, area=area, user=user,
+    """Send `text` to the edge and return its decision record (`confirm_token`: go ahead with a held request).
+
+    `confirmed` answers a held request's confirmation at once: the edge holds a sensitive request and answers
+    with a single-use token (the wire cannot say "confirmed" itself), which is sent straight back.
+    """
+    decision = _say(text, edge_id=edge_id, host=host, port=port, language=language, timeout=timeout, area=area,
+                    user=user, confirm_token=confirm_token)
+    if confirmed and decision.outcome is Outcome.NEEDS_CONFIRMATION and decision.confirm_token is not None:
+        decision = _say(text, edge_id=edge_id, host=host, port=port, language=language, timeout=timeout, area=area,
+                        user=user, confirm_token=decision.confirm_token)
+    return decision
+
+
+def _say(text: str, *, edge_id: str, host: str, port: int, language: str | None, timeout: float,
+         area: str | None, user: str | None, confirm_token: str | None) -> Decision:
+    utterance = Utterance(text=text, language=language, source="cli", area=area, user=user,
                           confirm_token=confirm_token)
     envelope = Envelope(trace_id=utterance.trace_id, source="cli", type="utterance",
                         payload=utterance.model_dump(mode="json", exclude_none=True))

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from shared.envelope import new_id, utcnow
 
@@ -58,10 +58,40 @@ class Utterance(BaseModel):
     source: str = Field(default="cli", min_length=1, max_length=128)
     user: str | None = Field(default=None, max_length=128, description="who spoke, when the satellite knows")
     area: str | None = Field(default=None, max_length=128, description="the satellite's area, if known")
-    confirmed: bool = Field(default=False, description="the user already confirmed a sensitive action")
     confirm_token: str | None = Field(default=None, max_length=64,
                                       description="confirms the held request this token was issued for")
     ts: datetime = Field(default_factory=utcnow)
+    # Set only by redeeming a confirmation token (`confirmed_by_token`), never from the wire: whoever can publish
+    # an utterance could otherwise skip every confirmation.
+    _confirmed: bool = PrivateAttr(default=False)
+    _held_plan_id: str | None = PrivateAttr(default=None)
+    _held_plan_digest: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_confirmed_by_the_sender(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "confirmed" in data:
+            if data["confirmed"] is not False:
+                raise ValueError("'confirmed' cannot be sent: confirm a held request by sending back the "
+                                 "confirm_token of its decision")
+            data = {k: v for k, v in data.items() if k != "confirmed"}
+        return data
+
+    @property
+    def confirmed(self) -> bool:
+        """True only for a held request whose confirmation token was redeemed."""
+        return self._confirmed
+
+    @property
+    def held_plan(self) -> tuple[str | None, str | None]:
+        """(plan_id, plan digest) of the cloud plan the user confirmed; (None, None) for a local request."""
+        return self._held_plan_id, self._held_plan_digest
+
+    def confirmed_by_token(self, *, plan_id: str | None = None, plan_digest: str | None = None) -> Utterance:
+        """This utterance confirmed (for exactly the plan `plan_id`/`plan_digest` where one was held)."""
+        copy = self.model_copy(update={"confirm_token": None})
+        copy._confirmed, copy._held_plan_id, copy._held_plan_digest = True, plan_id, plan_digest
+        return copy
 
     @field_validator("language", mode="before")
     @classmethod
@@ -99,6 +129,7 @@ class Decision(BaseModel):
     user: str | None = None  # who asked, when the satellite or app says
     when: str | None = None  # the words tying the request to a time or an event ("at one pm today")
     plan_id: str | None = None  # the cloud plan that answers it (source `cloud`)
+    plan_digest: str | None = None  # with needs_confirmation for a plan: the plan a confirmation goes ahead with
     held_by: str | None = None  # the behaviour-monitor rule that held or limited it ("rate:device", ...)
     confirm_token: str | None = None  # with needs_confirmation: send it back (single use) to go ahead
     confirm_ttl_s: float | None = None  # how long the token is valid

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from cloud.fleet import BULK_ACTION_LIMIT, SENSITIVE_ACTIONS, SENSITIVE_COVER_CLASSES, Caller, Device
+from cloud.fleet import Caller, Device
 from cloud.planner.catalogue import ToolSpec, is_device_action, output_fields, tools_for
 from cloud.planner.conform import check
+from shared.confirmation import sensitive_steps
 from shared.errors import PermissionDeniedError, PlanValidationError
 from shared.plan import MAX_STEPS, Plan, PlanStep
 from shared.refs import references
@@ -118,19 +119,6 @@ def _check_references(plan: Plan, ancestors: Mapping[str, set[str]]) -> None:
                 raise _fail(step, f"{arg} refers to {ref}, but {tools[ref.step]} gives {offered}")
 
 
-def _sensitive_action(step: PlanStep, device: Device) -> bool:
-    opens_barrier = (device.device_class or "").lower() in SENSITIVE_COVER_CLASSES
-    if step.tool == "cover.open_cover":
-        return opens_barrier
-    if step.tool == "cover.set_cover_position":
-        # Opening a garage door part way is still opening it; an unknown (referenced) position counts too.
-        position = step.args.get("position")
-        return opens_barrier and not (isinstance(position, int | float) and position <= 0)
-    return step.tool in SENSITIVE_ACTIONS
-
-
 def _sensitive(plan: Plan, known: Mapping[str, Device]) -> list[str]:
-    actions = [step for step in plan.steps if is_device_action(step.tool)]
-    if len(actions) > BULK_ACTION_LIMIT:
-        return [step.id for step in actions]
-    return [step.id for step in actions if _sensitive_action(step, known[step.args["device_id"]])]
+    # the edge replays cached plans under the same rule (shared.confirmation)
+    return sensitive_steps(plan, lambda device_id: known[device_id].device_class)

@@ -148,3 +148,22 @@ def test_decision_round_trip() -> None:
     again = decode(Decision, encode(decision))
     assert again == decision
     assert again.source is DecisionSource.DEGRADED
+
+
+@pytest.mark.parametrize("value", [True, 1, "yes", None])
+def test_the_wire_cannot_confirm_an_utterance(value: object) -> None:
+    payload = {"text": "unlock the front door", "confirmed": value}
+    with pytest.raises(PayloadError, match=r"'confirmed' cannot be sent.*confirm_token"):
+        validate(Utterance, payload)
+    with pytest.raises(ValueError, match="cannot be sent"):
+        Utterance(text="unlock the front door", confirmed=value)  # type: ignore[call-arg]
+
+
+def test_only_a_redeemed_token_confirms_and_confirmation_never_travels() -> None:
+    said = validate(Utterance, {"text": "unlock the front door", "confirmed": False})  # old senders: harmless
+    assert said.confirmed is False
+    confirmed = said.confirmed_by_token(plan_id="p1", plan_digest="d")
+    assert confirmed.confirmed and not said.confirmed and confirmed.held_plan == ("p1", "d")
+    assert confirmed.model_copy(update={"id": "x"}).confirmed  # the daemon's reply-to copy keeps it
+    wire = confirmed.model_dump(mode="json")
+    assert "confirmed" not in wire and decode(Utterance, encode(confirmed)).confirmed is False
