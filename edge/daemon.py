@@ -82,6 +82,7 @@ class EdgeDaemon:
         self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
         self.uplink = Uplink(settings.edge_id, self.uplink_bus, self.registry, self.twins, self.store, self.executor,
                              heartbeat_s=settings.uplink.heartbeat_s)
+        self.uplink.on_storage_error = lambda _exc: self.metrics.storage_errors.labels("uplink").inc()
         self.load = SystemLoad(settings.policy)
         self.policy = AdmissionPolicy(settings.policy, self.load)
         self.admission = Admission(settings.policy.queue_concurrency, settings.policy.queue_max_waiting)
@@ -260,9 +261,18 @@ class EdgeDaemon:
         except (PayloadError, TopicError) as exc:
             self._bad(message, "payload", exc)
             message.ack()
+        except StorageError as exc:
+            # Not redelivered: an unacknowledged message would hold the broker's in-flight window and stall every
+            # device while the disk is full. The twin keeps the value in memory; the device's next report stores it.
+            self._storage_failed("message", exc, topic=message.topic)
+            message.ack()
         except AutoGLMError as exc:
             self._bad(message, "handling", exc)
             message.ack()
+
+    def _storage_failed(self, what: str, exc: StorageError, **extra: Any) -> None:
+        self.metrics.storage_errors.labels(what).inc()
+        log.error("not stored: %s", exc, extra={"event": "storage_error", "what": what, **extra})
 
     def _bad(self, message: Message, kind: str, exc: AutoGLMError) -> None:
         self.metrics.bad_messages.labels(kind, exc.code).inc()
@@ -399,7 +409,10 @@ class EdgeDaemon:
             if action.latency_ms is not None and action.outcome is not None:
                 self.metrics.command_latency.labels(action.domain, action.outcome.value).observe(
                     action.latency_ms / 1000)
-        await self.store.add_decision(decision)
+        try:
+            await self.store.add_decision(decision)
+        except StorageError as exc:  # the answer and the command matter more than the local record of them
+            self._storage_failed("decision", exc, trace_id=decision.trace_id)
         # the cloud's copy goes through the outbox: it survives an outage and an edge restart
         await self.uplink.event(DECISION_EVENT, decision.model_dump(mode="json"), decision.trace_id)
         envelope = Envelope(trace_id=decision.trace_id, source=f"edge:{self.settings.edge_id}", type="decision",

@@ -120,7 +120,10 @@ class EdgeStore:
         try:
             return await loop.run_in_executor(self._executor, fn, *args)
         except sqlite3.Error as exc:
-            raise StorageError(f"edge database error: {exc}") from None
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise StorageError(f"edge database {self._path} is full ({exc}): nothing was written; "
+                                   "free disk space") from None
+            raise StorageError(f"edge database {self._path}: {exc}") from None
 
     @property
     def db(self) -> Database:
@@ -137,7 +140,8 @@ class EdgeStore:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite rolls back by itself after some errors (SQLITE_FULL): keep the cause
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 

@@ -9,6 +9,7 @@ from typing import Any
 from edge.entity import satisfied
 from edge.store import EdgeStore
 from shared.decision import Outcome
+from shared.errors import StorageError
 
 
 @dataclass(slots=True)
@@ -37,14 +38,25 @@ class Twins:
         return dict(self._reported.get(device_id, {}))
 
     async def report(self, device_id: str, values: dict[str, Any]) -> dict[str, int]:
-        """Commit reported values, then wake waiters this report confirms. Returns changed versions."""
-        changed = await self._store.apply_reported(device_id, values)
+        """Commit reported values, then wake waiters this report confirms. Returns changed versions.
+
+        When the store cannot take them (a full disk) the device has still changed: the values are kept in memory
+        and confirm waiting commands, so the home stays controllable, and the StorageError goes to the caller.
+        """
+        try:
+            changed = await self._store.apply_reported(device_id, values)
+        except StorageError:
+            self._observe(device_id, values)
+            raise
+        self._observe(device_id, values)
+        return changed
+
+    def _observe(self, device_id: str, values: dict[str, Any]) -> None:
         self._reported.setdefault(device_id, {}).update(values)
         for waiter in list(self._waiters.get(device_id, [])):
             waiter.seen.update(values)
             if satisfied(waiter.expect, waiter.seen) and not waiter.future.done():
                 waiter.future.set_result((Outcome.DONE, None))
-        return changed
 
     def fail(self, device_id: str, outcome: Outcome, detail: str) -> None:
         """Fail every pending confirmation of a device (it went offline, or rejected the command)."""

@@ -11,13 +11,19 @@ shows up there.
 After every kill, before the next start, `PRAGMA integrity_check` runs on every database file of the edge.
 The negative control runs the same edge with messages acknowledged on arrival (bench/reliability/early_ack_edge).
 
-Disk full: see `disk_full` below.
+Disk full: every database file of a running edge (in-process, on a real broker, with the simulated home) is
+filled to its limit with `PRAGMA max_page_count` and junk rows, then lights are switched by utterances in English
+and Chinese over MQTT, as `autoglm edge say` sends them. Each must still be done, every refused write must be logged
+naming the full file and counted in `autoglm_edge_storage_errors`, and nothing may escape the daemon. Writes that
+still fit in a page's free space succeed, as on a real disk. The negative control re-raises the refused write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import random
 import sqlite3
 import sys
@@ -31,11 +37,18 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from autoglm.simhome import SimulatedHome
 from bench.reliability.procs import ROOT, EdgeProcess, Mosquitto
 from bench.reliability.scenario import Scenario
+from edge.config import load_settings
+from edge.daemon import EdgeDaemon
+from edge.say import say
+from shared.decision import Outcome
+from shared.errors import AutoGLMError, StorageError
 from shared.topics import EdgeChannel, edge_topic
 
 EDGE_ID = "crash-edge"
+FULL_EDGE_ID = "full-edge"
 NODE = "crashsim"
 METERS = 4
 #: The twin property a meter reports.
@@ -44,6 +57,8 @@ PROP = "value"
 DB_FILES = ("edge.db", "outbox.db", "decisions.db")
 #: Seconds from a (re)start to the next kill, drawn uniformly; the daemon needs about 2 s to import and connect.
 KILL_GAP_S = (0.2, 3.0)
+#: The negative control kills only once the edge is up and working through the backlog (its loss is certain).
+LATE_KILL_GAP_S = (2.5, 4.0)
 
 
 @dataclass(frozen=True)
@@ -222,10 +237,11 @@ def check_files(data_dir: Path, run: KillRun) -> None:
                 run.corrupt.append(f"{name}: {verdict}")
 
 
-def kill_loop(edge: EdgeProcess, data_dir: Path, kills: int, rng: random.Random, run: KillRun) -> None:
+def kill_loop(edge: EdgeProcess, data_dir: Path, kills: int, gap: tuple[float, float], rng: random.Random,
+              run: KillRun) -> None:
     """`kills` times: wait a random moment (start-up included), kill -9, check every database file, start again."""
     for _ in range(kills):
-        time.sleep(rng.uniform(*KILL_GAP_S))
+        time.sleep(rng.uniform(*gap))
         if not edge.running:
             run.crashes += 1
         edge.kill()
@@ -235,12 +251,16 @@ def kill_loop(edge: EdgeProcess, data_dir: Path, kills: int, rng: random.Random,
 
 
 async def kill9(root: Path, updates: int, kills: int, seed: int, *, safeguard: bool = True,
-                duration: float | None = None) -> dict[str, Any]:
-    """`updates` QoS 1 device updates while the edge is killed `kills` times; counts what the edge lost."""
-    return await asyncio.to_thread(_kill9, root, updates, kills, seed, safeguard, duration)
+                duration: float | None = None, gap: tuple[float, float] = KILL_GAP_S) -> dict[str, Any]:
+    """`updates` QoS 1 device updates while the edge is killed `kills` times; counts what the edge lost.
+
+    Updates go on for `duration` seconds (default: as long as the kills), kills come `gap` seconds apart.
+    """
+    return await asyncio.to_thread(_kill9, root, updates, kills, seed, safeguard, duration, gap)
 
 
-def _kill9(root: Path, updates: int, kills: int, seed: int, safeguard: bool, duration: float | None) -> dict[str, Any]:
+def _kill9(root: Path, updates: int, kills: int, seed: int, safeguard: bool, duration: float | None,
+           gap: tuple[float, float]) -> dict[str, Any]:
     started = time.monotonic()
     rng = random.Random(seed)
     devices = sim_devices()
@@ -248,7 +268,7 @@ def _kill9(root: Path, updates: int, kills: int, seed: int, safeguard: bool, dur
     model_dir = root / "no-model"  # template stage only: the intent model plays no part here and slows start-up
     model_dir.mkdir(parents=True, exist_ok=True)
     if duration is None:  # updates go on for as long as the kills do
-        duration = kills * sum(KILL_GAP_S) / 2
+        duration = kills * sum(gap) / 2
     run = KillRun()
     with Mosquitto(root / "broker") as broker:
         setup = client(f"{NODE}-setup", broker.port)
@@ -270,7 +290,7 @@ def _kill9(root: Path, updates: int, kills: int, seed: int, safeguard: bool, dur
             publisher = threading.Thread(target=publish_updates,
                                          args=(broker.port, devices, updates, duration, random.Random(seed + 1), run))
             publisher.start()
-            kill_loop(edge, data_dir, kills, rng, run)
+            kill_loop(edge, data_dir, kills, gap, rng, run)
             publisher.join()
             last = dict(run.acked)
             try:  # every acknowledged update committed and reported (the negative control never gets there)
@@ -317,6 +337,154 @@ def _subscribed(data_dir: Path, devices: list[SimDevice]) -> bool:
     return all(d.unique_id in ids for d in devices)
 
 
+class Captured(logging.Handler):
+    """Warnings and errors logged while a scenario runs (the disk-full scenario looks for clear ones)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def texts(self) -> list[str]:
+        """Each record's message with its extra fields."""
+        skip = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+        return [" ".join([r.getMessage(), *(f"{k}={v}" for k, v in r.__dict__.items() if k not in skip)])
+                for r in self.records]
+
+
+def fill(conn: sqlite3.Connection) -> int:
+    """Fill a database to its limit as a full disk would: no page beyond the current ones, those packed with junk."""
+    conn.execute("CREATE TABLE IF NOT EXISTS disk_full_junk (x BLOB)")
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    conn.execute(f"PRAGMA max_page_count = {pages + 8}")
+    rows = 0
+    for size in (4000, 400, 40, 4):
+        while True:
+            try:
+                conn.execute("INSERT INTO disk_full_junk VALUES (zeroblob(?))", (size,))
+                rows += 1
+            except sqlite3.OperationalError as exc:
+                if "full" not in str(exc):
+                    raise
+                break
+    return rows
+
+
+def unfill(conn: sqlite3.Connection) -> None:
+    """Room again: the page limit lifted (the junk stays, as the files on a disk someone cleared up would)."""
+    conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+async def fill_all(edge: EdgeDaemon, *, full: bool = True) -> dict[str, int]:
+    """Every database file of the running daemon at its limit (or given room again), each on its own thread."""
+    action = fill if full else unfill
+    out: dict[str, int] = {}
+    out["edge.db"] = await edge.store._call(lambda: action(edge.store.db.conn) or 0)
+    for name, owner in (("outbox.db", edge.uplink.outbox), ("decisions.db", edge.cache)):
+        if owner is not None:
+            def run(owner: Any = owner) -> int:
+                with owner._lock:
+                    conn = owner._db if isinstance(owner._db, sqlite3.Connection) else owner._db.conn
+                    return action(conn) or 0
+            out[name] = await asyncio.to_thread(run)
+    return out
+
+
+#: (utterance, simulated device, the state it must end in)
+COMMANDS = (("turn on the kitchen light", "kitchen_light", "ON"),
+            ("turn off the kitchen light", "kitchen_light", "OFF"),
+            ("打开卧室灯", "bedroom_light", "ON"), ("关闭卧室灯", "bedroom_light", "OFF"))
+
+
+async def disk_full(root: Path, commands: int, *, safeguard: bool = True) -> dict[str, Any]:
+    """Fill every database of a running edge, then ask it to switch a light `commands` times."""
+    started = time.monotonic()
+    captured = Captured()
+    logging.getLogger().addHandler(captured)
+    escaped: list[str] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _l, ctx: escaped.append(str(ctx.get("exception") or ctx.get("message"))))
+    model_dir = root / "no-model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Any] = {"commands": commands, "safeguard": safeguard}
+    try:
+        with Mosquitto(root / "broker", persistence=False) as broker:
+            home = SimulatedHome("127.0.0.1", broker.port, sensor_interval=0.2)
+            await asyncio.to_thread(home.start)
+            settings = load_settings(None, edge_id=FULL_EDGE_ID, data_dir=root / "edge", model_dir=model_dir,
+                                     mqtt={"host": "127.0.0.1", "port": broker.port}, http={"enabled": False},
+                                     confirm_timeout_s=2.0,  # the behaviour monitor's burst limit is not tested here
+                                     monitor={"device_floor": 100_000, "user_floor": 100_000})
+            edge = (EdgeDaemon if safeguard else StoreFirstDaemon)(settings)
+            try:
+                await edge.start(connect_timeout=10)
+                task = asyncio.create_task(edge.run())
+                deadline = time.monotonic() + 20
+                while len(edge.registry) < len(home.device_ids) or not all(e.available for e in
+                                                                           edge.registry.entities()):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the edge did not discover the simulated home in 20 s")
+                    await asyncio.sleep(0.05)
+                before = len(await edge.store.decisions(limit=10_000))
+                figures["junk_rows"] = sum((await fill_all(edge)).values())
+                served = failed = 0
+                for i in range(commands):
+                    text, device, want = COMMANDS[i % len(COMMANDS)]
+                    try:
+                        decision = await asyncio.to_thread(say, text, edge_id=FULL_EDGE_ID, host="127.0.0.1",
+                                                           port=broker.port, timeout=4.0)
+                        state = home.state(device).get("state")
+                        ok = decision.outcome is Outcome.DONE and state == want
+                        if not ok:
+                            figures.setdefault("first_failure", f"{text}: {decision.outcome.value} "
+                                                                f"{decision.reply!r}, light {state}")
+                    except (AutoGLMError, TimeoutError) as exc:
+                        ok = False
+                        figures.setdefault("first_failure", f"{text}: {exc}")
+                    served += ok
+                    failed += not ok
+                await asyncio.sleep(0.5)  # sensor reports keep arriving while the disk is full
+                figures["storage_errors_counted"] = int(sum(
+                    s.value for m in edge.metrics.registry.collect() if m.name == "autoglm_edge_storage_errors"
+                    for s in m.samples if s.name.endswith("_total")))
+                await fill_all(edge, full=False)
+                decision = await asyncio.to_thread(say, "turn on the kitchen light", edge_id=FULL_EDGE_ID,
+                                                   host="127.0.0.1", port=broker.port, timeout=4.0)
+                after = len(await edge.store.decisions(limit=10_000))
+                figures["stored_after_room"] = after > before and decision.outcome is Outcome.DONE
+                figures["crashes"] = len(escaped) + task.done()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            finally:
+                with contextlib.suppress(Exception):
+                    await edge.stop()
+                await asyncio.to_thread(home.stop)
+    finally:
+        logging.getLogger().removeHandler(captured)
+        loop.set_exception_handler(None)
+    texts = captured.texts()
+    full_texts = [t for t in texts if "disk is full" in t]
+    clear = [t for t in full_texts if any(f in t for f in DB_FILES)]
+    return figures | {"served": served, "failed_commands": failed, "full_errors_logged": len(full_texts),
+                      "full_errors_naming_file": len(clear), "unclear_errors": len(full_texts) - len(clear),
+                      "errors": len(full_texts) - len(clear) + (safeguard and not figures.get("stored_after_room")),
+                      "seconds": round(time.monotonic() - started, 1),
+                      **({"example_error": clear[0][:200]} if clear else {}),
+                      **({"example_unclear": (sorted(set(full_texts) - set(clear)) or [""])[0][:200]}
+                         if len(clear) < len(full_texts) else {}),
+                      **({"first_crash": escaped[0][:200]} if escaped else {})}
+
+
+class StoreFirstDaemon(EdgeDaemon):
+    """The negative control's daemon: a write the store refuses fails the message or the request, as before."""
+
+    def _storage_failed(self, what: str, exc: StorageError, **extra: Any) -> None:
+        raise exc
+
+
 SCENARIOS = (
     Scenario("crash.kill9", "the edge is killed with kill -9 at random moments during QoS 1 device updates: no "
              "acknowledged update is lost, every database file passes integrity_check after every kill",
@@ -325,6 +493,14 @@ SCENARIOS = (
               "version_regressions": "misnumbered"}),
     Scenario("crash.kill9.ack_on_arrival", "negative control: the same edge acknowledging messages on arrival, "
              "before their change is committed",
-             lambda d, full, seed: kill9(d / "kill9-nc", 2_000 if full else 600, 5, seed, safeguard=False),
+             lambda d, full, seed: kill9(d / "kill9-nc", 3_000, 3, seed, safeguard=False, duration=1.0,
+                                         gap=LATE_KILL_GAP_S),
              {}, negative_control=True),
+    Scenario("crash.disk_full", "every database of a running edge filled to its limit (max_page_count): writes "
+             "fail with an error naming the full file, logged and counted, and local commands (en, zh) still switch "
+             "the lights", lambda d, full, seed: disk_full(d / "full", 200 if full else 12),
+             {"crashes": "crashes", "lost": "failed_commands"}),
+    Scenario("crash.disk_full.store_first", "negative control: the same edge letting a refused write fail the "
+             "request or the message", lambda d, full, seed: disk_full(d / "full-nc", 6, safeguard=False),
+             {}, negative_control=True, loss_figure="failed_commands"),
 )

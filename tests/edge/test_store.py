@@ -56,3 +56,25 @@ async def test_foreign_file_is_refused_and_left_alone(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="move the file away"):
         await open_store(path)
     assert path.read_bytes() == b"\x00garbage" * 512
+
+
+def fill_to_limit(conn: sqlite3.Connection) -> None:
+    """What a full disk does to SQLite: no page beyond the current ones, those packed."""
+    conn.execute("CREATE TABLE junk (x BLOB)")
+    conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0] + 2}")
+    for size in (4000, 400, 40, 4):
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            while True:
+                conn.execute("INSERT INTO junk VALUES (zeroblob(?))", (size,))
+
+
+async def test_a_full_database_is_named_in_the_error_and_nothing_is_written(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "edge.db")
+    await store._call(lambda: fill_to_limit(store.db.conn))
+    decision = Decision(utterance_id="u", trace_id="t", edge_id="e", text="x" * 5000, language="en",
+                        outcome=Outcome.DONE, reply="ok", latency_ms=1.0)
+    with pytest.raises(StorageError, match=r"edge database .*edge\.db is full") as caught:
+        await store.add_decision(decision)
+    assert "free disk space" in str(caught.value)
+    assert await store.decisions() == []
+    await store.close()
