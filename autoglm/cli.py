@@ -247,10 +247,6 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
-if __name__ == "__main__":
-    app()
-
-
 # Sub-apps in their own modules; imported last because they use the helpers above.
 from autoglm import cli_cloud, cli_planner  # noqa: E402
 
@@ -282,3 +278,7 @@ def trace(
 
 app.add_typer(cli_cloud.app, name="cloud")
 app.add_typer(cli_planner.app, name="planner")
+
+
+if __name__ == "__main__":  # last: `python -m autoglm.cli` must see every command registered above
+    app()
