@@ -120,7 +120,8 @@ def summarise(scenarios: tuple[Scenario, ...], results: list[dict[str, Any]], fu
         if result["figures"].get("errors"):
             failures.append(f"{scenario.name}: {result['figures']['errors']} unexpected errors")
     failures += [f"{key} = {value}" for key, value in totals.items() if value]
-    return {"mode": "full" if full else "reduced", **totals, "negative_controls": controls,
+    return {"mode": "full" if full else "reduced", "seconds": round(sum(r.get("seconds", 0) for r in results), 1),
+            **totals, "negative_controls": controls,
             "scenarios": {r["name"]: r["figures"] for r in results}, "not_yet_measured": not_yet_measured(),
             "failures": failures}
 
@@ -142,7 +143,8 @@ def markdown(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         "",
         f"Written by `bench/reliability_report.py{' --full' if summary['mode'] == 'full' else ''}` on "
         f"{datetime.now(UTC):%Y-%m-%d} ({machine()}, Python {platform.python_version()}, "
-        f"{summary['mode']} counts). Every scenario runs real parts (SQLite files); each negative control switches "
+        f"{summary['mode']} counts, {summary['seconds']} s in all). Every scenario runs real parts (SQLite "
+        "files, Mosquitto brokers, edge and cloud child processes, a uvicorn server); each negative control switches "
         "its safeguard off and must show the loss the scenario would catch.",
         "",
         "| total | value |",
