@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bench.reliability.crash import LATE_KILL_GAP_S, disk_full, kill9
+from bench.reliability.crash import NC_UPDATES, disk_full, kill9
 
 
 def test_kill9_during_qos1_updates_loses_no_acknowledged_update_and_damages_no_file(tmp_path: Path) -> None:
@@ -17,8 +17,8 @@ def test_kill9_during_qos1_updates_loses_no_acknowledged_update_and_damages_no_f
 
 
 def test_negative_control_acknowledging_on_arrival_loses_updates(tmp_path: Path) -> None:
-    figures = asyncio.run(kill9(tmp_path, 3_000, 2, seed=7, safeguard=False, duration=1.0, gap=LATE_KILL_GAP_S))
-    assert figures["acknowledged"] == 3_000 and figures["lost"] > 0 and figures["twin_behind"] > 0
+    figures = asyncio.run(kill9(tmp_path, NC_UPDATES, 1, seed=7, safeguard=False, duration=1.0))
+    assert figures["acknowledged"] == NC_UPDATES and figures["lost"] > 0 and figures["twin_behind"] > 0
 
 
 def test_a_full_disk_leaves_local_commands_working_with_clear_counted_errors(tmp_path: Path) -> None:
