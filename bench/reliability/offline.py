@@ -36,10 +36,23 @@ from bench.reliability.scenario import Scenario
 from cloud.bus import BusMessage, BusSettings, MqttBus
 from cloud.sqlite_store import SqliteStore
 from cloud.twin_sync import TwinSync
-from edge.config import load_settings
+from edge.config import MqttSettings, load_settings
 from edge.daemon import EdgeDaemon
+from edge.entity import Entity
+from edge.executor import Executor
+from edge.mqtt import PahoBus
 from edge.outbox import DroppedReport, Outbox
+from edge.registry import Registry
+from edge.store import EdgeStore
+from edge.twins import Twins
+from edge.uplink import Uplink
+from shared.codec import encode
+from shared.discovery import parse_discovery
+from shared.envelope import Envelope
+from shared.errors import AutoGLMError
+from shared.sync import FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_topic
+from shared.twin import TwinDelta, TwinValue
 
 EDGE = "offline-edge"
 LIGHTS = 4
@@ -339,7 +352,7 @@ async def overflowing_outage(work: Path, *, reports: int, outbox_max: int, safeg
                       "over_reported": max(0, reported - missing)}
 
 
-SCENARIOS = (
+SCENARIOS: tuple[Scenario, ...] = (
     Scenario("offline.crash_during_drain", "the edge is killed -9 while its outbox drains a backlog built during an "
              "outage, and restarted: every message reaches the cloud, none is applied twice",
              lambda d, full, seed: crash_during_drain(d, kills=10 if full else 3, reports=600 if full else 100,
@@ -358,4 +371,162 @@ SCENARIOS = (
              "without a count for the cloud", lambda d, full, seed: overflowing_outage(
                  d, reports=600, outbox_max=200, safeguard=False),
              {}, negative_control=True, loss_figure="unaccounted"),
+)
+
+
+class EchoLights:
+    """JSON lights on a broker that apply every command and report it back; notes the brightness commanded."""
+
+    def __init__(self, port: int) -> None:
+        self.commanded: dict[str, list[int]] = {}
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"echo-lights-{random.getrandbits(32)}")
+        self.client.on_connect = lambda c, *_: c.subscribe("dev/+/set", qos=1)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_message(self, client: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
+        device = message.topic.split("/")[1]
+        command = json.loads(message.payload)
+        if "brightness" in command:
+            self.commanded.setdefault(device, []).append(round(float(command["brightness"])))
+        client.publish(f"dev/{device}", json.dumps({"state": "ON", **command}), qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def light_entity(i: int) -> Entity:
+    """Light `l{i}` as discovery announces it (JSON schema, brightness 0-255)."""
+    config = parse_discovery("light", json.dumps({
+        "unique_id": f"l{i}", "name": f"Light {i}", "schema": "json", "brightness": True, "state_topic": f"dev/l{i}",
+        "command_topic": f"dev/l{i}/set", "device": {"identifiers": [f"l{i}"]}}))
+    assert config is not None
+    entity = Entity.from_config(config, f"homeassistant/light/l{i}/config")
+    entity.available = True
+    return entity
+
+
+class _Forgetful(dict[tuple[str, str], int]):
+    """The negative control's memory of accepted desired versions: remembers nothing."""
+
+    def __setitem__(self, key: tuple[str, str], value: int) -> None:
+        pass
+
+
+class VersionBlindUplink(Uplink):
+    """The negative control's uplink: applies every desired value, whatever its version."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._versions = _Forgetful()
+
+
+async def reconnect_races(work: Path, *, steps: int, lights: int = 4, seed: int = 0,
+                          safeguard: bool = True) -> dict[str, Any]:
+    """Desired deltas raced by stale full documents (built before the delta, sent after it), across edge restarts.
+
+    Each step sends light `l` its next desired brightness (value = version) as a delta; half the steps then send a
+    full desired document with an older version of that light (a re-sync built before the delta), a fifth of those
+    after an edge restart in between (a new Uplink on the same store: what the edge keeps across a restart).
+    A stale apply is a command to the device with a lower value (so an older version) than one it already got.
+    """
+    rng = random.Random(seed)
+    broker = Mosquitto(work / "broker", persistence=False)
+    broker.start()
+    store = EdgeStore(work / "edge.db")
+    await store.open()
+    registry = Registry()
+    for i in range(lights):
+        registry.put(light_entity(i))
+    twins = Twins(store)
+    await twins.load()
+    bus = PahoBus(MqttSettings(host="127.0.0.1", port=broker.port), f"race-edge-{rng.getrandbits(32)}")
+    executor = Executor(bus, twins, timeout_s=2.0, slow_timeout_s=2.0)
+    kind = Uplink if safeguard else VersionBlindUplink
+
+    def new_uplink() -> Uplink:
+        return kind(EDGE, bus, registry, twins, store, executor, heartbeat_s=600)
+
+    uplink = [new_uplink()]
+
+    async def route() -> None:  # what EdgeDaemon._dispatch does for these topics
+        async for message in bus.messages():
+            if message.topic == uplink[0].desired_topic:
+                with contextlib.suppress(AutoGLMError):
+                    await uplink[0].handle(message.payload)
+            elif bindings := registry.state_bindings(message.topic):
+                for entity, binding in bindings:
+                    if changed := await twins.report(entity.device_id, entity.parse(binding, message.payload)):
+                        await uplink[0].reported(entity.device_id, twins.values(entity.device_id), changed)
+            message.ack()
+
+    for topic in registry.topics():
+        await bus.subscribe(topic)
+    await uplink[0].start()
+    echo = await asyncio.to_thread(EchoLights, broker.port)
+    cloud = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"race-cloud-{rng.getrandbits(32)}")
+    cloud.connect("127.0.0.1", broker.port)
+    cloud.loop_start()
+    router = asyncio.create_task(route())
+    await bus.start(timeout=10)
+
+    def send(kind: str, payload: dict[str, Any]) -> None:
+        envelope = Envelope(source="cloud", type=kind, payload=payload)
+        cloud.publish(uplink[0].desired_topic, encode(envelope), qos=1).wait_for_publish(5)
+
+    def delta(device: str, version: int) -> TwinDelta:
+        return TwinDelta(device_id=device, side="desired",
+                         values={"brightness": TwinValue(value=version, version=version)})
+
+    versions = dict.fromkeys((f"l{i}" for i in range(lights)), 0)
+    figures: dict[str, Any] = {"steps": steps, "safeguard": safeguard, "errors": 0, "stale_fulls": 0, "restarts": 0}
+    try:
+        for _ in range(steps):
+            device = rng.choice(list(versions))
+            versions[device] = version = versions[device] % 250 + 1 if versions[device] < 250 else 250
+            await asyncio.to_thread(send, SyncType.DESIRED, delta(device, version).model_dump(mode="json"))
+            if version > 1 and rng.random() < 0.5:
+                old = version - rng.randint(1, min(3, version - 1))
+                await until(lambda d=device, v=version: v in echo.commanded.get(d, []), 10, "the delta applied")
+                if rng.random() < 0.2:  # the edge restarts between the delta and the stale re-sync
+                    await asyncio.sleep(0.02)  # the executor's confirmation
+                    uplink[0] = new_uplink()
+                    figures["restarts"] += 1
+                full = FullTwin(side="desired", twins=[delta(device, old)])
+                await asyncio.to_thread(send, SyncType.DESIRED_FULL, full.model_dump(mode="json"))
+                figures["stale_fulls"] += 1
+        with contextlib.suppress(TimeoutError):  # a stale apply may have been last: wrong_final counts it
+            await until(lambda: all(echo.commanded.get(d, [0])[-1] == v for d, v in versions.items() if v), 3,
+                        "the last values at the devices")
+        await asyncio.sleep(0.3)
+    finally:
+        router.cancel()
+        await asyncio.gather(router, return_exceptions=True)
+        await bus.stop()
+        await store.close()
+        cloud.disconnect()
+        cloud.loop_stop()
+        await asyncio.to_thread(echo.close)
+        broker.terminate()
+    stale = 0
+    for values in echo.commanded.values():
+        highest = 0
+        for value in values:
+            stale += value < highest
+            highest = max(highest, value)
+    wrong_final = sum(1 for d, v in versions.items() if v and echo.commanded.get(d, [0])[-1] != v)
+    return figures | {"commands": sum(len(v) for v in echo.commanded.values()), "stale_applies": stale,
+                      "wrong_final": wrong_final}
+
+
+SCENARIOS += (
+    Scenario("twins.reconnect_races", "desired deltas raced by stale full re-syncs, across edge restarts: an older "
+             "version never reaches a device after a newer one", lambda d, full, seed: reconnect_races(
+                 d, steps=1000 if full else 200, seed=seed), {"version_regressions": "stale_applies",
+                                                              "lost": "wrong_final"}),
+    Scenario("twins.reconnect_races.version_blind", "negative control: an edge that applies desired values whatever "
+             "their version", lambda d, full, seed: reconnect_races(d, steps=100, seed=seed, safeguard=False),
+             {}, negative_control=True, loss_figure="stale_applies"),
 )
