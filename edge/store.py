@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS decisions (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS decisions_trace ON decisions (trace_id);
+CREATE TABLE IF NOT EXISTS desired_accepted (
+    device_id TEXT NOT NULL,
+    prop TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (device_id, prop)
+);
 """
 
 
@@ -185,15 +191,28 @@ class EdgeStore:
         """Store reported values that changed; returns {prop: new version} for each change."""
         return await self._call(self._apply, device_id, values, "reported")
 
-    async def apply_desired(self, device_id: str, values: dict[str, Any]) -> dict[str, int]:
-        """Store desired values (what the edge last commanded)."""
-        return await self._call(self._apply, device_id, values, "desired")
+    async def apply_desired(self, device_id: str, values: dict[str, Any],
+                            versions: dict[str, int] | None = None) -> dict[str, int]:
+        """Store desired values (what the edge last commanded) and, in the same transaction, the cloud's `versions`
+        of them the edge accepted (0 forgets one), so a stale desired value stays refused after a restart."""
+        return await self._call(self._apply, device_id, values, "desired", versions)
 
-    def _apply(self, device_id: str, values: dict[str, Any],
-               side: Literal["reported", "desired"]) -> dict[str, int]:
+    async def accepted_versions(self) -> dict[tuple[str, str], int]:
+        """The cloud's desired version last accepted per (device, property)."""
+        def _load() -> dict[tuple[str, str], int]:
+            rows = self.db.execute("SELECT device_id, prop, version FROM desired_accepted").fetchall()
+            return {(str(d), str(p)): int(v) for d, p, v in rows}
+        return await self._call(_load)
+
+    def _apply(self, device_id: str, values: dict[str, Any], side: Literal["reported", "desired"],
+               versions: dict[str, int] | None = None) -> dict[str, int]:
         now = utcnow().isoformat()
         changed: dict[str, int] = {}
         with self._tx() as conn:
+            for prop, accepted in (versions or {}).items():
+                conn.execute("INSERT INTO desired_accepted (device_id, prop, version) VALUES (?, ?, ?) "
+                             "ON CONFLICT (device_id, prop) DO UPDATE SET version = excluded.version",
+                             (device_id, prop, accepted))
             for prop, value in values.items():
                 encoded = json.dumps(value, sort_keys=True)
                 row = conn.execute(

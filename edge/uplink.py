@@ -57,6 +57,7 @@ class Uplink:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_max = seen_ids
         self._versions: dict[tuple[str, str], int] = {}  # cloud desired version accepted per (device, prop)
+        self._versions_loaded = False  # read from the store on first use: they outlive a restart
         self._announced: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -204,20 +205,38 @@ class Uplink:
             self._spawn(self._result(ApplyResult(device_id=device_id, outcome=Outcome.UNKNOWN_DEVICE,
                                                  detail=f"edge {self._edge_id} has no device {device_id}"), trace_id))
             return
+        if not self._versions_loaded:
+            self._versions.update({k: v for k, v in (await self._store.accepted_versions()).items() if v > 0})
+            self._versions_loaded = True
         stored = {r.prop: r.desired for r in await self._store.twin(device_id) if r.desired_version > 0}
         accepted: dict[str, Any] = {}
+        versions: dict[str, int] = {}
+        superseded: list[str] = []
         for prop, wanted in delta.values.items():
             known = self._versions.get((device_id, prop))
             if known is not None and wanted.version <= known:
                 self.stats["stale"] += 1
+                if wanted.version < known:  # older than what the edge has: a late re-sync or a re-sent delta
+                    superseded.append(f"{prop} v{wanted.version} < v{known}")
                 continue
-            self._versions[(device_id, prop)] = wanted.version
+            self._versions[(device_id, prop)] = versions[prop] = wanted.version
             if full and known is None and prop in stored and satisfied({prop: [wanted.value]}, stored):
                 continue  # accepted before this restart: a later change on the device stands
             accepted[prop] = wanted.value
+        if superseded:
+            self.stats["superseded"] += len(superseded)
+            log.info("stale desired values refused", extra={"trace_id": trace_id, "device_id": device_id,
+                                                             "superseded": superseded})
+            self._spawn(self._result(ApplyResult(
+                device_id=device_id, outcome=Outcome.SUPERSEDED, props=[s.split(" ")[0] for s in superseded],
+                detail=f"not applied, older than the desired versions already accepted: {', '.join(superseded)}"),
+                trace_id))
+        if not versions:
+            return
+        # values and versions committed together, before the message is acknowledged
+        await self._store.apply_desired(device_id, accepted, versions)
         if not accepted:
             return
-        await self._store.apply_desired(device_id, accepted)  # committed before the message is acknowledged
         self.stats["desired"] += len(accepted)
         previous = {p: stored.get(p) for p in accepted}
         self._spawn(self._execute(device_id, accepted, [], trace_id, previous))
@@ -243,7 +262,7 @@ class Uplink:
             if desired is not None and result.outcome != Outcome.DONE:  # not applied: the next re-sync tries again
                 for prop in desired:
                     self._versions.pop((device_id, prop), None)
-                await self._store.apply_desired(device_id, previous or {})
+                await self._store.apply_desired(device_id, previous or {}, dict.fromkeys(desired, 0))
             log.info("desired applied" if desired is not None else "command applied",
                      extra={"trace_id": trace_id, "device_id": device_id, "outcome": result.outcome})
             await self._result(result, trace_id)

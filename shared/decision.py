@@ -43,6 +43,8 @@ class Outcome(StrEnum):
     BUSY = "busy"  # shed by the admission policy under load: try again shortly
     QUEUED = "queued"  # needs the cloud, which is unreachable: kept, and run when it is back (unless expired)
     CLOUD_UNAVAILABLE = "cloud_unavailable"  # needed the cloud, which is unreachable, slow or overloaded
+    EXPIRED = "expired"  # a cloud command that arrived after its expiry: refused, not executed
+    SUPERSEDED = "superseded"  # a desired value older than one the edge already accepted: refused, not applied
     ERROR = "error"
 
 

@@ -421,6 +421,7 @@ class VersionBlindUplink(Uplink):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._versions = _Forgetful()
+        self._versions_loaded = True  # nothing to load into a memory that keeps nothing
 
 
 async def reconnect_races(work: Path, *, steps: int, lights: int = 4, seed: int = 0,

@@ -167,14 +167,28 @@ async def test_desired_delta_drives_the_device_once_and_stale_versions_are_dropp
     assert rig.device_state == {"state": "ON", "brightness": 255}
     rows = {r.prop: r.desired for r in await rig.store.twin("l1")}
     assert rows == {"state": "ON", "brightness": 255}
-    # the same message again, and an older version: neither reaches the device
+    # the same message again, and an older version: neither reaches the device; the older one is refused
     await rig.cloud.bus.publish(DESIRED, encode(sent), qos=1)
     await rig.desired(2, state="OFF")
     await rig.desired(4, state="ON")  # newer, but already so: done without a command
-    results = await rig.results(2)
-    assert results[1].detail == "already in that state"
+    results = await rig.results(3)
+    assert (results[1].outcome, results[1].props) == ("superseded", ["state"])
+    assert results[1].detail is not None and "state v2 < v3" in results[1].detail
+    assert results[2].detail == "already in that state"
     assert rig.uplink.stats["duplicate"] == 1 and rig.uplink.stats["stale"] == 1
     assert len(rig.commands) == 1
+
+
+async def test_an_older_desired_full_after_a_restart_is_refused(broker: BrokerInfo, tmp_path: Path) -> None:
+    db = tmp_path / "edge.db"
+    async with edge_rig(broker, db) as first:
+        await first.desired(5, brightness=200)
+        await first.results(1)
+    async with edge_rig(broker, db) as second:  # a re-sync built before version 5 arrives after the restart
+        await second.desired(4, kind=SyncType.DESIRED_FULL, brightness=100)
+        [result] = await second.results(1)
+        assert result.outcome == "superseded" and "brightness v4 < v5" in (result.detail or "")
+        assert second.commands == [] and second.uplink.stats["superseded"] == 1
 
 
 async def test_full_desired_after_restart_keeps_changes_made_by_hand(broker: BrokerInfo, tmp_path: Path) -> None:
