@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from autoglm.terminal import echo, secho
 from shared.errors import AutoGLMError
 from shared.logs import JsonFormatter
 
@@ -40,7 +41,7 @@ def setup_logging(level: str, *, stream: object = None) -> None:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """One clear line on stderr, non-zero exit."""
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
 
 
@@ -123,9 +124,11 @@ def edge_say(
                        confirmed=confirm, area=area, user=user, confirm_token=token)
     except AutoGLMError as exc:
         fail(str(exc))
-    typer.echo(decision.model_dump_json(indent=2) if as_json else f"[{decision.outcome}] {decision.reply}")
+    # the reply quotes the user, device names and the cloud planner: none of it may drive the terminal
+    echo(decision.model_dump_json(indent=2) if as_json else f"[{decision.outcome}] {decision.reply}",
+         keep="\n" if as_json else "")
     if decision.confirm_token and not as_json:
-        typer.echo(f"confirm within {decision.confirm_ttl_s:g} s: autoglm edge say {text!r} --confirm-token "
+        echo(f"confirm within {decision.confirm_ttl_s:g} s: autoglm edge say {text!r} --confirm-token "
                    f"{decision.confirm_token}")
     if decision.outcome not in ("done", "answered"):
         raise typer.Exit(2)
@@ -217,7 +220,7 @@ def intent_eval(
         reports = [evaluate(path, predictor) for path in files]
     except (OSError, ValueError, AutoGLMError) as exc:
         fail(str(exc))
-    typer.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, ensure_ascii=False))
+    echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, ensure_ascii=False), keep="\n")
 
 
 @app.command()
@@ -273,7 +276,7 @@ def trace(
     if not events:
         fail(f"no records of trace {trace_id}", code=3)
     for event in events:
-        typer.echo(json.dumps(event.as_json(), ensure_ascii=False, default=str) if as_json else event.line())
+        echo(json.dumps(event.as_json(), ensure_ascii=False, default=str) if as_json else event.line())
 
 
 app.add_typer(cli_cloud.app, name="cloud")

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from autoglm.terminal import echo, secho
 from shared.errors import AutoGLMError
 
 T = TypeVar("T")
@@ -25,7 +26,7 @@ DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite database (defau
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    secho(f"error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(1)
 
 
@@ -128,7 +129,7 @@ def token_list(db: DbOpt = None, config: ConfigOpt = None) -> None:
     for t in tokens:
         state = "revoked" if t.revoked_ts else f"expires {t.expires_ts:%Y-%m-%d}" if t.expires_ts else "no expiry"
         sites = ",".join(sorted(t.sites)) if t.sites else "*"
-        typer.echo(f"{t.token_id}  {t.role:<8}  sites={sites}  edge={t.edge_id or '-'}  {state}  {t.name or ''}"
+        echo(f"{t.token_id}  {t.role:<8}  sites={sites}  edge={t.edge_id or '-'}  {state}  {t.name or ''}"
                    .rstrip())
 
 

@@ -7,6 +7,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+#: DEL, C1 controls and bidi overrides, which json.dumps(ensure_ascii=False) leaves raw (it escapes only C0): a log
+#: line quoting a device name or a plan cannot drive the terminal that shows it.
+_UNSAFE: dict[int, str] = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), 0x61C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                                                     *range(0x2066, 0x206A), 0xFEFF)}
 #: Attributes of LogRecord that are not user context.
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -26,4 +30,4 @@ class JsonFormatter(logging.Formatter):
                 out.setdefault(key, value)  # extras never overwrite ts, level, logger or event
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
+        return json.dumps(out, default=str, ensure_ascii=False).translate(_UNSAFE)

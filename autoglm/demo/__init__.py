@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoglm.broker import embedded_broker
 from autoglm.simhome import SimulatedHome
+from autoglm.terminal import shown
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
 from edge.pipeline import detect_language
@@ -166,7 +167,7 @@ async def run_script(demo: Demo, steps: list[Step]) -> int:
         problems += _check_devices(demo, step)
         mark = "ok  " if not problems else "FAIL"
         print(f"{mark} {decision.latency_ms:7.1f} ms  {step.text}\n     -> [{decision.outcome.value}/"
-              f"{decision.source.value if decision.source else '-'}] {decision.reply}")
+              f"{decision.source.value if decision.source else '-'}] {shown(decision.reply)}")
         for problem in problems:
             print(f"     !! {problem}")
         failures += bool(problems)
@@ -191,10 +192,10 @@ async def _cloud_step(demo: Demo, step: Step) -> int:
     problems = [f"plan {result.status}, expected {step.outcome}"] if step.outcome and result.status != step.outcome \
         else []
     problems += _check_devices(demo, step)
-    tools = ", ".join(f"{s['tool']}({s['args'].get('device_id', '')})" for s in result.steps) or "no steps"
+    tools = shown(", ".join(f"{s['tool']}({s['args'].get('device_id', '')})" for s in result.steps) or "no steps")
     mark = "ok  " if not problems else "FAIL"
     print(f"{mark} {result.latency_ms:7.1f} ms  plan: {step.text}\n     -> [{result.status}/cloud] {tools}"
-          f"{' - ' + result.detail if result.detail else ''}")
+          f"{' - ' + shown(result.detail) if result.detail else ''}")
     for problem in problems:
         print(f"     !! {problem}")
     return int(bool(problems))
@@ -215,19 +216,19 @@ async def interactive(demo: Demo) -> None:
             continue
         if line == "devices":
             for d in demo.edge.describe_devices():
-                print(f"  {d['device_id']:45} {d['domain']:12} {d['area']!s:12} {d['state']}")
+                print(shown(f"  {d['device_id']:45} {d['domain']:12} {d['area']!s:12} {d['state']}"))
             continue
         confirmed = line.startswith("confirm ")
         line = line.removeprefix("confirm ")
         if line.startswith("plan ") and demo.cloud is not None:
             text = line.removeprefix("plan ")
             result = await demo.cloud.plan(text, language=detect_language(text), confirm=confirmed)
-            print(f"[{result.status}, {result.latency_ms:.0f} ms] " + "; ".join(
+            print(shown(f"[{result.status}, {result.latency_ms:.0f} ms] " + "; ".join(
                 f"{s['id']} {s['tool']} {s['args']}" for s in result.steps) + (f" - {result.detail}" if result.detail
-                                                                              else ""))
+                                                                              else "")))
             continue
         decision = await asyncio.to_thread(demo.ask, line, confirmed)
-        print(f"[{decision.outcome.value}, {decision.latency_ms:.0f} ms] {decision.reply}")
+        print(shown(f"[{decision.outcome.value}, {decision.latency_ms:.0f} ms] {decision.reply}"))
 
 
 async def run_demo(*, script: Path | None, port: int, workdir: Path | None, cloud_port: int | None = None,

@@ -118,3 +118,15 @@ def test_extra_fields_cannot_overwrite_the_core_fields(capture: tuple[logging.Lo
     assert line["level"] == "info"
     assert line["logger"] == "tests.shared.logs"
     assert line["ts"] != "forged"
+
+
+def test_log_lines_escape_what_could_drive_a_terminal() -> None:
+    import json
+    import logging
+
+    from shared.logs import JsonFormatter
+
+    said = "lamp \x1b[31mred \x9b2J \u202eexe.txt 灯"
+    line = JsonFormatter().format(logging.LogRecord("edge", logging.INFO, "", 0, "utterance %s", (said,), None))
+    assert not any(c in line for c in "\x1b\x9b\u202e") and "灯" in line
+    assert json.loads(line)["event"] == f"utterance {said}"
