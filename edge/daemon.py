@@ -374,7 +374,8 @@ class EdgeDaemon:
         decision.policy_rule = verdict.rule
         decision.user = utterance.user
         if decision.outcome is Outcome.NEEDS_CONFIRMATION:
-            decision.confirm_token = self.confirmations.issue(utterance)
+            decision.confirm_token = self.confirmations.issue(utterance, plan_id=decision.plan_id,
+                                                              plan_digest=decision.plan_digest)
             decision.confirm_ttl_s = self.confirmations.ttl_s
         self.monitor.observe(ActivityEvent.from_decision(decision, utterance, utterance.user or "unknown"))
         return decision
