@@ -13,7 +13,7 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cloud.bus import BusMessage, CloudBus
@@ -114,8 +114,9 @@ class TwinSync:
     """Keeps the cloud store's twins in step with every edge on the bus."""
 
     def __init__(self, bus: CloudBus, store: TwinStore, *, source: str = "cloud", seen_ids: int = 4096,
-                 watchdog_s: float = 1.0, ask_every_s: float = 10.0) -> None:
+                 watchdog_s: float = 1.0, ask_every_s: float = 10.0, command_ttl_s: float = 60.0) -> None:
         self._bus = bus
+        self._command_ttl_s = command_ttl_s
         self._store = store
         self._source = source
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -366,7 +367,10 @@ class TwinSync:
         await self._send(device.edge_id, SyncType.DESIRED, delta.model_dump(mode="json"), trace_id)
 
     async def send_command(self, edge_id: str, command: DeviceCommand, *, trace_id: str) -> None:
-        """Publish a momentary command (no desired state) to an edge."""
+        """Publish a momentary command (no desired state) to an edge; it expires `command_ttl_s` from now unless it
+        carries its own `expires_at` (an edge that gets it later, after an outage, refuses it with a reason)."""
+        if command.expires_at is None:
+            command = command.model_copy(update={"expires_at": utcnow() + timedelta(seconds=self._command_ttl_s)})
         await self._send(edge_id, SyncType.COMMAND, command.model_dump(mode="json"), trace_id)
 
     async def _send(self, edge_id: str, kind: SyncType, payload: dict[str, Any], trace_id: str | None) -> None:

@@ -194,9 +194,22 @@ class Uplink:
             await self._guard(self.publish_full(trace))
         elif envelope.type == SyncType.COMMAND:
             command = validate(DeviceCommand, envelope.payload)
+            if self._expired(command):
+                late = (utcnow() - command.expires_at).total_seconds() if command.expires_at else 0.0
+                self.stats["expired"] += 1
+                log.warning("expired command refused", extra={"trace_id": trace, "device_id": command.device_id,
+                                                              "command": command.command, "late_s": round(late, 1)})
+                self._spawn(self._result(ApplyResult(
+                    device_id=command.device_id, outcome=Outcome.EXPIRED,
+                    detail=f"{command.command} not run: it expired {late:.1f}s before it reached the edge"), trace))
+                return
             self._spawn(self._execute(command.device_id, None, [Command(command.command, command.value)], trace))
         else:
             self.stats["ignored"] += 1
+
+    def _expired(self, command: DeviceCommand) -> bool:
+        """Whether a command arrived after its expiry (the clocks of edge and cloud are assumed in step, NTP)."""
+        return command.expires_at is not None and utcnow() >= command.expires_at
 
     async def _accept(self, delta: TwinDelta, trace_id: str, *, full: bool) -> None:
         device_id = delta.device_id

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.twin import TwinDelta
 
@@ -64,6 +64,8 @@ class DeviceCommand(BaseModel):
     device_id: str = Field(min_length=1, max_length=128)
     command: str = Field(min_length=1, max_length=64, description="the edge's command name, e.g. 'stop'")
     value: Any = None
+    expires_at: AwareDatetime | None = Field(default=None, description="after this the edge refuses it (outcome "
+                                        "'expired'): a command queued while the edge was away must not run late")
 
 
 class ApplyResult(BaseModel):

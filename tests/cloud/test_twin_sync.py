@@ -8,6 +8,7 @@ import random
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ from cloud.bus import BusSettings, MqttBus, backoff_delay
 from cloud.sqlite_store import SqliteStore
 from cloud.twin_sync import TwinStore, TwinSync
 from shared.codec import encode
+from shared.envelope import utcnow
 from shared.errors import ConflictError, NotFoundError, TransportError
-from shared.sync import ApplyResult, DeviceInfo, FullTwin, SyncType
+from shared.sync import ApplyResult, DeviceCommand, DeviceInfo, FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_filter, edge_topic
 from shared.twin import TwinDelta, TwinValue
 from tests.cloud.twin_fakes import MemoryTwinStore, Peer, eventually, mqtt_peer
@@ -210,6 +212,18 @@ async def test_edge_events_are_audited_once_per_message_id(rig: Rig) -> None:
     assert entry["target"] == f"edge:{EDGE}" and entry["trace_id"] == "t-1"
     assert entry["detail"]["message_id"] == first.id and entry["detail"]["text"] == "play jazz"
     assert entry["detail"]["site"] == "home"
+
+
+async def test_commands_carry_an_expiry(rig: Rig) -> None:
+    before = utcnow()
+    await rig.sync.send_command(EDGE, DeviceCommand(device_id="light.kitchen", command="stop"), trace_id="t-2")
+    mine = datetime(2030, 1, 1, tzinfo=UTC)
+    await rig.sync.send_command(EDGE, DeviceCommand(device_id="light.kitchen", command="stop", expires_at=mine),
+                                trace_id="t-3")
+    sent = await rig.edge.wait_envelope(SyncType.COMMAND, DESIRED, count=2)
+    stamped = [DeviceCommand.model_validate(e.payload).expires_at for e in sent]
+    assert stamped[0] is not None and timedelta(seconds=59) < stamped[0] - before < timedelta(seconds=61)
+    assert stamped[1] == mine  # a command's own expiry is kept
 
 
 async def test_a_real_last_will_marks_the_edge_offline(broker: BrokerInfo) -> None:

@@ -8,6 +8,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from edge.twins import Twins
 from edge.uplink import OVERFLOW_EVENT, Uplink
 from shared.codec import encode
 from shared.discovery import parse_discovery
+from shared.envelope import utcnow
 from shared.errors import PayloadError
 from shared.sync import ApplyResult, FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_filter, edge_topic
@@ -249,3 +251,16 @@ async def test_messages_the_full_outbox_dropped_are_reported_to_the_cloud_once(r
         drain.cancel()
         await asyncio.gather(drain, return_exceptions=True)
         outbox.close()
+
+
+async def test_a_command_that_arrives_after_its_expiry_is_refused_with_a_reason(rig: EdgeRig) -> None:
+    late = (utcnow() - timedelta(seconds=30)).isoformat()
+    await rig.cloud.send(DESIRED, SyncType.COMMAND, {"device_id": "l1", "command": "turn_on", "expires_at": late},
+                         source="cloud")
+    fresh = (utcnow() + timedelta(seconds=30)).isoformat()
+    await rig.cloud.send(DESIRED, SyncType.COMMAND, {"device_id": "l1", "command": "turn_on", "expires_at": fresh},
+                         source="cloud")
+    expired, done = await rig.results(2)
+    assert expired.outcome == "expired" and "expired 30" in (expired.detail or "")
+    assert done.outcome == "done" and len(rig.commands) == 1
+    assert rig.uplink.stats["expired"] == 1
