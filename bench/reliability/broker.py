@@ -523,7 +523,7 @@ async def outage(tmp: Path, down_s: float, *, phases: tuple[str, ...] = ("uplink
             undelivered = sum(1 for key in produced if key not in tap.seen)
             if undelivered <= tap.evicted:
                 break
-            quiet = time.monotonic() - tap.last_message > 2.0
+            quiet = time.monotonic() - tap.last_message > 1.5
             if quiet and (not outbox or await asyncio.to_thread(outbox_rows, tmp / "edge" / "data") == 0):
                 break  # nothing more is coming
             await asyncio.sleep(0.2)
