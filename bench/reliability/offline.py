@@ -25,6 +25,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,9 @@ from edge.twins import Twins
 from edge.uplink import Uplink
 from shared.codec import encode
 from shared.discovery import parse_discovery
-from shared.envelope import Envelope
+from shared.envelope import Envelope, utcnow
 from shared.errors import AutoGLMError
-from shared.sync import FullTwin, SyncType
+from shared.sync import ApplyResult, DeviceCommand, FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_topic
 from shared.twin import TwinDelta, TwinValue
 
@@ -379,6 +380,7 @@ class EchoLights:
 
     def __init__(self, port: int) -> None:
         self.commanded: dict[str, list[int]] = {}
+        self.received: Counter[str] = Counter()  # every command, per device
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"echo-lights-{random.getrandbits(32)}")
         self.client.on_connect = lambda c, *_: c.subscribe("dev/+/set", qos=1)
         self.client.on_message = self._on_message
@@ -388,6 +390,7 @@ class EchoLights:
     def _on_message(self, client: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
         device = message.topic.split("/")[1]
         command = json.loads(message.payload)
+        self.received[device] += 1
         if "brightness" in command:
             self.commanded.setdefault(device, []).append(round(float(command["brightness"])))
         client.publish(f"dev/{device}", json.dumps({"state": "ON", **command}), qos=1)
@@ -424,6 +427,76 @@ class VersionBlindUplink(Uplink):
         self._versions_loaded = True  # nothing to load into a memory that keeps nothing
 
 
+class EdgeRig:
+    """The edge's twin-sync side as the daemon wires it (store, registry of lights, twins, bus, executor, uplink).
+
+    `restart()` replaces the uplink by a new one on the same store, as an edge restart does (its memory is gone,
+    its database stays); `stop()` disconnects the bus, whose broker session keeps what the cloud sends meanwhile.
+    """
+
+    def __init__(self, work: Path, port: int, lights: int, client_id: str, kind: type[Uplink]) -> None:
+        self.port, self.client_id, self.kind = port, client_id, kind
+        self.store = EdgeStore(work / "edge.db")
+        self.registry = Registry()
+        for i in range(lights):
+            self.registry.put(light_entity(i))
+        self.twins = Twins(self.store)
+        self.uplinks: list[Uplink] = []
+        self._router: asyncio.Task[None] | None = None
+
+    @property
+    def uplink(self) -> Uplink:
+        return self.uplinks[-1]
+
+    async def start(self) -> None:
+        """Open the store (once) and connect a fresh bus and uplink."""
+        if self._router is None and not self.uplinks:
+            await self.store.open()
+            await self.twins.load()
+        self.bus = PahoBus(MqttSettings(host="127.0.0.1", port=self.port, reconnect_min_s=0.05, reconnect_max_s=0.3),
+                           self.client_id)
+        self.executor = Executor(self.bus, self.twins, timeout_s=2.0, slow_timeout_s=2.0)
+        self.restart()
+        for topic in self.registry.topics():
+            await self.bus.subscribe(topic)
+        await self.uplink.start()
+        self._router = asyncio.create_task(self._route())
+        await self.bus.start(timeout=10)
+
+    def restart(self) -> None:
+        self.uplinks.append(self.kind(EDGE, self.bus, self.registry, self.twins, self.store, self.executor,
+                                      heartbeat_s=600))
+
+    async def _route(self) -> None:  # what EdgeDaemon._dispatch does for these topics
+        async for message in self.bus.messages():
+            if message.topic == self.uplink.desired_topic:
+                with contextlib.suppress(AutoGLMError):
+                    await self.uplink.handle(message.payload)
+            elif bindings := self.registry.state_bindings(message.topic):
+                for entity, binding in bindings:
+                    changed = await self.twins.report(entity.device_id, entity.parse(binding, message.payload))
+                    if changed:
+                        await self.uplink.reported(entity.device_id, self.twins.values(entity.device_id), changed)
+            message.ack()
+
+    async def stop(self) -> None:
+        """Let in-flight commands finish, then disconnect (the broker keeps the session)."""
+        if self.uplinks:
+            await self.uplink.stop()
+        if self._router is not None:
+            self._router.cancel()
+            await asyncio.gather(self._router, return_exceptions=True)
+        await self.bus.stop()
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.store.close()
+
+    def stat(self, key: str) -> int:
+        """A counter summed over every uplink this edge had."""
+        return sum(u.stats[key] for u in self.uplinks)
+
+
 async def reconnect_races(work: Path, *, steps: int, lights: int = 4, seed: int = 0,
                           safeguard: bool = True) -> dict[str, Any]:
     """Desired deltas raced by stale full documents (built before the delta, sent after it), across edge restarts.
@@ -436,46 +509,17 @@ async def reconnect_races(work: Path, *, steps: int, lights: int = 4, seed: int 
     rng = random.Random(seed)
     broker = Mosquitto(work / "broker", persistence=False)
     broker.start()
-    store = EdgeStore(work / "edge.db")
-    await store.open()
-    registry = Registry()
-    for i in range(lights):
-        registry.put(light_entity(i))
-    twins = Twins(store)
-    await twins.load()
-    bus = PahoBus(MqttSettings(host="127.0.0.1", port=broker.port), f"race-edge-{rng.getrandbits(32)}")
-    executor = Executor(bus, twins, timeout_s=2.0, slow_timeout_s=2.0)
-    kind = Uplink if safeguard else VersionBlindUplink
-
-    def new_uplink() -> Uplink:
-        return kind(EDGE, bus, registry, twins, store, executor, heartbeat_s=600)
-
-    uplink = [new_uplink()]
-
-    async def route() -> None:  # what EdgeDaemon._dispatch does for these topics
-        async for message in bus.messages():
-            if message.topic == uplink[0].desired_topic:
-                with contextlib.suppress(AutoGLMError):
-                    await uplink[0].handle(message.payload)
-            elif bindings := registry.state_bindings(message.topic):
-                for entity, binding in bindings:
-                    if changed := await twins.report(entity.device_id, entity.parse(binding, message.payload)):
-                        await uplink[0].reported(entity.device_id, twins.values(entity.device_id), changed)
-            message.ack()
-
-    for topic in registry.topics():
-        await bus.subscribe(topic)
-    await uplink[0].start()
+    edge = EdgeRig(work, broker.port, lights, f"race-edge-{rng.getrandbits(32)}",
+                   Uplink if safeguard else VersionBlindUplink)
     echo = await asyncio.to_thread(EchoLights, broker.port)
     cloud = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"race-cloud-{rng.getrandbits(32)}")
     cloud.connect("127.0.0.1", broker.port)
     cloud.loop_start()
-    router = asyncio.create_task(route())
-    await bus.start(timeout=10)
+    await edge.start()
 
     def send(kind: str, payload: dict[str, Any]) -> None:
         envelope = Envelope(source="cloud", type=kind, payload=payload)
-        cloud.publish(uplink[0].desired_topic, encode(envelope), qos=1).wait_for_publish(5)
+        cloud.publish(edge.uplink.desired_topic, encode(envelope), qos=1).wait_for_publish(5)
 
     def delta(device: str, version: int) -> TwinDelta:
         return TwinDelta(device_id=device, side="desired",
@@ -493,7 +537,7 @@ async def reconnect_races(work: Path, *, steps: int, lights: int = 4, seed: int 
                 await until(lambda d=device, v=version: v in echo.commanded.get(d, []), 10, "the delta applied")
                 if rng.random() < 0.2:  # the edge restarts between the delta and the stale re-sync
                     await asyncio.sleep(0.02)  # the executor's confirmation
-                    uplink[0] = new_uplink()
+                    edge.restart()
                     figures["restarts"] += 1
                 full = FullTwin(side="desired", twins=[delta(device, old)])
                 await asyncio.to_thread(send, SyncType.DESIRED_FULL, full.model_dump(mode="json"))
@@ -502,11 +546,9 @@ async def reconnect_races(work: Path, *, steps: int, lights: int = 4, seed: int 
             await until(lambda: all(echo.commanded.get(d, [0])[-1] == v for d, v in versions.items() if v), 3,
                         "the last values at the devices")
         await asyncio.sleep(0.3)
+        figures["refused_superseded"] = edge.stat("superseded")
     finally:
-        router.cancel()
-        await asyncio.gather(router, return_exceptions=True)
-        await bus.stop()
-        await store.close()
+        await edge.close()
         cloud.disconnect()
         cloud.loop_stop()
         await asyncio.to_thread(echo.close)
@@ -530,4 +572,95 @@ SCENARIOS += (
     Scenario("twins.reconnect_races.version_blind", "negative control: an edge that applies desired values whatever "
              "their version", lambda d, full, seed: reconnect_races(d, steps=100, seed=seed, safeguard=False),
              {}, negative_control=True, loss_figure="stale_applies"),
+)
+
+
+class ExpiryBlindUplink(Uplink):
+    """The negative control's uplink: runs every command, however late."""
+
+    def _expired(self, command: DeviceCommand) -> bool:
+        return False
+
+
+class Results:
+    """The cloud's listener: every ApplyResult an edge sent, by trace id."""
+
+    def __init__(self) -> None:
+        self.by_trace: dict[str, ApplyResult] = {}
+
+    def reported(self, device_id: str, values: dict[str, Any]) -> None:
+        pass
+
+    def applied(self, edge_id: str, result: ApplyResult, trace_id: str) -> None:
+        self.by_trace[trace_id] = result
+
+
+async def stale_commands(work: Path, *, commands: int, ttl_s: float = 1.0, seed: int = 0,
+                         safeguard: bool = True) -> dict[str, Any]:
+    """Commands the cloud sends while the edge is away, half of them outliving their expiry before it is back.
+
+    The cloud's twin sync stamps each command with `expires_at` (`command_ttl_s` = `ttl_s`, short so the outage is
+    short: time compressed). Stale commands go to lights l0 and l1, fresh ones (sent just before the edge comes
+    back) to l2 and l3; the edge's broker session holds them all. Every stale one must come back refused with an
+    `expired` result and never reach its light; every fresh one must run.
+    """
+    rng = random.Random(seed)
+    broker = Mosquitto(work / "broker", persistence=False)
+    broker.start()
+    edge = EdgeRig(work, broker.port, 4, f"stale-edge-{rng.getrandbits(32)}",
+                   Uplink if safeguard else ExpiryBlindUplink)
+    echo = await asyncio.to_thread(EchoLights, broker.port)
+    results = Results()
+    store = SqliteStore(work / "cloud.db")
+    await store.open()
+    await store.upsert_edge(EDGE, site="home")
+    bus = MqttBus(BusSettings(port=broker.port, client_id=f"cloud-{rng.getrandbits(32)}"))
+    sync = TwinSync(bus, store, command_ttl_s=ttl_s)
+    sync.add_listener(results)
+    await sync.start()
+    await bus.start(10)
+    task = asyncio.create_task(sync.run())
+    figures: dict[str, Any] = {"commands": commands, "ttl_s": ttl_s, "safeguard": safeguard, "errors": 0}
+    try:
+        await edge.start()  # the edge's session and subscriptions exist: the broker keeps what comes next
+        await edge.stop()
+        stale, fresh = [f"stale-{k}" for k in range(commands // 2)], [f"fresh-{k}" for k in range(commands // 2)]
+        for k, trace in enumerate(stale):
+            await sync.send_command(EDGE, DeviceCommand(device_id=f"l{k % 2}", command=rng.choice(
+                ["turn_on", "turn_off"])), trace_id=trace)
+        await asyncio.sleep(ttl_s * 1.5)  # the edge is still away when they expire
+        for k, trace in enumerate(fresh):
+            await sync.send_command(EDGE, DeviceCommand(device_id=f"l{2 + k % 2}", command=rng.choice(
+                ["turn_on", "turn_off"]), expires_at=utcnow() + timedelta(seconds=60)), trace_id=trace)
+        await edge.start()  # back: the broker delivers the session's queue
+        await until(lambda: len(results.by_trace) >= commands, 30, "a result for every command")
+        await asyncio.sleep(0.3)
+    finally:
+        await edge.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await bus.stop()
+        await store.close()
+        await asyncio.to_thread(echo.close)
+        broker.terminate()
+    outcome = {trace: r.outcome for trace, r in results.by_trace.items()}
+    reasons = [r.detail for t, r in results.by_trace.items() if t in stale and r.outcome == "expired"]
+    return figures | {
+        "stale_sent": len(stale), "fresh_sent": len(fresh),
+        "refused_expired": sum(outcome.get(t) == "expired" for t in stale),
+        "refused_without_reason": sum(1 for r in reasons if not r),
+        "executed_stale": sum(outcome.get(t) not in (None, "expired") for t in stale),
+        "stale_at_devices": echo.received["l0"] + echo.received["l1"],
+        "fresh_done": sum(outcome.get(t) == "done" for t in fresh),
+        "fresh_not_done": sum(outcome.get(t) != "done" for t in fresh)}
+
+
+SCENARIOS += (
+    Scenario("offline.stale_commands", "commands queued for the edge while it was away: the expired ones are refused "
+             "with a reason and never reach a device, the fresh ones run (time compressed: a 1 s command expiry)",
+             lambda d, full, seed: stale_commands(d, commands=400 if full else 80, seed=seed),
+             {"version_regressions": "executed_stale", "lost": "fresh_not_done"}),
+    Scenario("offline.stale_commands.expiry_blind", "negative control: an edge that runs every command however late",
+             lambda d, full, seed: stale_commands(d, commands=40, seed=seed, safeguard=False),
+             {}, negative_control=True, loss_figure="executed_stale"),
 )

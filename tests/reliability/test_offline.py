@@ -1,11 +1,11 @@
-"""The edge offline and back (reduced counts): kill -9 during the outbox drain, with its negative control."""
+"""The edge offline and back (reduced counts): kill -9 during the drain, overflow, reconnect races, stale commands."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from bench.reliability.offline import crash_during_drain, overflowing_outage
+from bench.reliability.offline import crash_during_drain, overflowing_outage, reconnect_races, stale_commands
 
 
 def test_kill_during_drain_loses_nothing_and_the_cloud_applies_each_message_once(tmp_path: Path) -> None:
@@ -30,3 +30,27 @@ def test_an_overflowing_outage_drops_visibly_and_the_cloud_is_told(tmp_path: Pat
 def test_negative_control_silent_drops_leave_the_cloud_unaware(tmp_path: Path) -> None:
     figures = asyncio.run(overflowing_outage(tmp_path, reports=300, outbox_max=100, safeguard=False))
     assert figures["overflow_reports"] == 0 and figures["unaccounted"] >= 200
+
+
+def test_stale_full_resyncs_never_reach_a_device_after_a_newer_delta_even_across_restarts(tmp_path: Path) -> None:
+    figures = asyncio.run(reconnect_races(tmp_path, steps=120, seed=4))
+    assert figures["restarts"] > 0 and figures["stale_fulls"] > 0
+    assert figures["stale_applies"] == 0 and figures["wrong_final"] == 0
+    assert figures["refused_superseded"] == figures["stale_fulls"]  # each refused with a reason
+
+
+def test_negative_control_a_version_blind_edge_applies_stale_values(tmp_path: Path) -> None:
+    figures = asyncio.run(reconnect_races(tmp_path, steps=60, seed=4, safeguard=False))
+    assert figures["stale_applies"] > 0
+
+
+def test_expired_commands_are_refused_with_a_reason_and_fresh_ones_run(tmp_path: Path) -> None:
+    figures = asyncio.run(stale_commands(tmp_path, commands=40, seed=5))
+    assert figures["refused_expired"] == 20 and figures["refused_without_reason"] == 0
+    assert figures["executed_stale"] == 0 and figures["stale_at_devices"] == 0
+    assert figures["fresh_done"] == 20
+
+
+def test_negative_control_an_expiry_blind_edge_runs_stale_commands(tmp_path: Path) -> None:
+    figures = asyncio.run(stale_commands(tmp_path, commands=20, seed=5, safeguard=False))
+    assert figures["executed_stale"] == 10 and figures["stale_at_devices"] == 10
