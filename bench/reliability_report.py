@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import importlib
 import json
 import logging
@@ -136,6 +137,14 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
+def cell(text: object) -> str:
+    """Text for a Markdown table cell: figures may hold hostile strings (utterances, planner text), so HTML, pipes,
+    Markdown emphasis and code marks, and control characters are written as inert text."""
+    out = html.escape(str(text), quote=False).replace("|", "\\|").replace("`", "\\`").replace("*", "\\*")
+    out = out.replace("_", "\\_").replace("[", "\\[")
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in out)
+
+
 def markdown(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     """docs/reliability.md: what was run, on what, with which figures, and what is not claimed."""
     lines = [
@@ -156,7 +165,7 @@ def markdown(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     ]
     for r in results:
         figures = r["crashed"] or ", ".join(f"{k} {v}" for k, v in r["figures"].items())
-        lines.append(f"| `{r['name']}` | {r['claim']} | {figures} | {r['seconds']} |")
+        lines.append(f"| `{r['name']}` | {cell(r['claim'])} | {cell(figures)} | {r['seconds']} |")
     missing = summary["not_yet_measured"]
     lines += ["", "## Not measured yet", "", *([f"- {item}" for item in missing] or ["Nothing: every promised "
                                                                                       "measurement above ran."]), "",

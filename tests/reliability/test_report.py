@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.reliability.scenario import TOTALS
-from bench.reliability_report import REQUIRED, SCENARIOS, not_yet_measured, summarise
+from bench.reliability_report import REQUIRED, SCENARIOS, cell, not_yet_measured, summarise
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,3 +54,9 @@ def test_a_promised_measurement_without_its_scenario_is_listed_as_not_measured()
         not_yet_measured((kill9,))
     control_only = tuple(s for s in SCENARIOS if s.name == "crash.kill9.ack_on_arrival")
     assert len(not_yet_measured(control_only)) == len(REQUIRED)  # a negative control measures nothing
+
+
+def test_figures_with_hostile_text_are_written_as_inert_markdown() -> None:
+    text = cell("a|b <img src=x onerror=alert(1)> `rm -rf` \x1b[31m*bold*")
+    assert "<img" not in text and "\x1b" not in text and "|" not in text.replace("\\|", "")
+    assert "\\`rm -rf\\`" in text and "\\*bold\\*" in text and "\\u001b" in text
