@@ -34,7 +34,7 @@ from bench.reliability.scenario import TOTALS, Scenario  # noqa: E402
 
 #: The report's order of the scenario modules (the issue's sections); a module not named here comes last.
 ORDER = ("storage", "crash", "payloads", "utterances", "broker", "acl", "twins", "offline", "breaker", "security",
-         "api")
+         "security_edge", "api")
 
 
 def collect() -> tuple[Scenario, ...]:
@@ -68,8 +68,9 @@ REQUIRED = (
     ("offline: crash during outbox drain", "offline.crash_during_drain"),
     ("offline: an outage that overflows the outbox", "offline.overflowing_outage"),
     ("offline: stale or expired commands after reconnect", "offline.stale_commands"),
-    ("circuit breaker: black-holed cloud and recovery time", "breaker.black_hole"),
+    ("circuit breaker: black-holed cloud and recovery time", "breaker.black_holed_cloud"),
     ("planner and agent security against a compromised planner", "security.compromised_planner"),
+    ("edge confirmations against a hostile cloud and sender", "security_edge.confirmations"),
     ("cloud API: schemathesis over the OpenAPI spec", "api.fuzz"),
     ("cloud API: role x endpoint x method x site matrix", "api.rbac_matrix"),
     ("cloud API: expired, revoked, wrong-secret and other-site tokens", "api.bad_tokens"),
