@@ -132,7 +132,9 @@ async def black_holed_cloud(work: Path, *, hole_s: float, cloud_rate: float = 30
     cloud_port = free_port()
     breaker = {"open_s": 1.0} if safeguard else {"minimum_calls": 1_000_000, "window_size": 1_000_000}
     settings = edge_settings(work / "edge", broker.port, broker.port)
-    settings |= {"max_concurrent_utterances": 8, "cloud": {"url": f"http://127.0.0.1:{cloud_port}", "token": "t",
+    # a satellite sending several commands a second is a burst by design: the behaviour monitor is not measured here
+    settings |= {"max_concurrent_utterances": 8, "monitor": {"device_floor": 1_000_000, "user_floor": 1_000_000},
+                 "cloud": {"url": f"http://127.0.0.1:{cloud_port}", "token": "t",
                                                           "timeout_s": 0.5, "breaker": breaker}}
     echo = await asyncio.to_thread(EchoLights, broker.port)
     satellite = await asyncio.to_thread(Satellite, broker.port)

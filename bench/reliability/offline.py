@@ -13,6 +13,14 @@ are made as fast as the edge takes them, not over 10 minutes). The overflow poli
 every reported version must either have reached the cloud or be counted in the edge's overflow report the cloud
 audited: `unaccounted` = versions missing in the cloud beyond those reported dropped. The negative control's
 outbox drops without keeping count (the policy as it was): the drops are invisible to the cloud.
+
+Reconnect races (`twins.reconnect_races`): desired deltas raced by stale full re-syncs (built before the delta, sent
+after it), some across an edge restart, on the edge's real uplink, store and broker; a stale apply is a device
+command older than one the device already got. The negative control's edge ignores versions.
+
+Stale commands: commands the cloud's twin sync stamps with a (short) expiry wait in the edge's broker session while
+it is away; those that expired must come back refused (`expired`, with a reason) and never reach a device, the
+fresh ones must run. The negative control's edge runs commands however late.
 """
 
 from __future__ import annotations
@@ -262,8 +270,10 @@ async def crash_during_drain(work: Path, *, kills: int, reports: int, utterances
                 edge.start()
             figures["kills_mid_drain"] = mid_drain
             await until(lambda: outbox_count(outbox) == 0, 60, "the outbox to drain")
-            await until(lambda: decisions <= set(audit_ids(work / "cloud.db", "edge.decision")), 30,
-                        "every decision in the cloud")
+            with contextlib.suppress(TimeoutError):  # one still missing then is counted as lost
+                await until(lambda: decisions <= set(audit_ids(work / "cloud.db", "edge.decision")), 90,
+                            "every decision in the cloud")
+            figures["cloud_stats"] = dict(sync.stats)
             await asyncio.sleep(0.5)  # anything still in flight
             recorded = audit_ids(work / "cloud.db", "edge.decision")
             twins = {f"l{i}": await store.twin(f"l{i}") for i in range(LIGHTS)}
