@@ -40,7 +40,7 @@ def test_stale_full_resyncs_never_reach_a_device_after_a_newer_delta_even_across
 
 
 def test_negative_control_a_version_blind_edge_applies_stale_values(tmp_path: Path) -> None:
-    figures = asyncio.run(reconnect_races(tmp_path, steps=60, seed=4, safeguard=False))
+    figures = asyncio.run(reconnect_races(tmp_path, steps=40, seed=4, safeguard=False))
     assert figures["stale_applies"] > 0
 
 
