@@ -193,14 +193,15 @@ def edge_settings(data: Path, local: int, cloud: int, **uplink: Any) -> dict[str
 
 
 @contextlib.asynccontextmanager
-async def cloud_side(db: Path, port: int, *, dedup: bool = True,
-                     kind: type[CountingSync] = CountingSync) -> AsyncIterator[tuple[CountingSync, SqliteStore]]:
-    """The cloud's twin sync on its SQLite store and the cloud's broker, as `open_mqtt_link` runs it."""
+async def cloud_side(db: Path, port: int, *, dedup: bool = True, kind: type[CountingSync] = CountingSync,
+                     client_id: str | None = None) -> AsyncIterator[tuple[CountingSync, SqliteStore]]:
+    """The cloud's twin sync on its SQLite store and the cloud's broker, as `open_mqtt_link` runs it (a fixed
+    `client_id` resumes that persistent session)."""
     store = SqliteStore(db)
     await store.open()
     await store.upsert_edge(EDGE, site="home")
-    bus = MqttBus(BusSettings(port=port, client_id=f"cloud-{random.getrandbits(32)}", reconnect_min_s=0.05,
-                              reconnect_max_s=0.3))
+    bus = MqttBus(BusSettings(port=port, client_id=client_id or f"cloud-{random.getrandbits(32)}",
+                              reconnect_min_s=0.05, reconnect_max_s=0.3))
     sync: CountingSync = (kind if dedup else NoDedupSync)(bus, store)
     await sync.start()
     await bus.start(10)
@@ -311,10 +312,43 @@ async def edge_in_process(settings: dict[str, Any]) -> AsyncIterator[EdgeDaemon]
         await daemon.stop()
 
 
+def overflow_reports(db: Path) -> list[dict[str, Any]]:
+    """The overflow reports the cloud has audited so far."""
+    conn = sqlite3.connect(db)
+    try:
+        return [json.loads(d) for (d,) in conn.execute(
+            "SELECT detail FROM audit WHERE action = 'edge.outbox_overflow'")]
+    except sqlite3.OperationalError:  # the cloud has not created its tables yet
+        return []
+    finally:
+        conn.close()
+
+
+async def settled(progress: Callable[[], object], quiet_s: float, timeout: float) -> None:
+    """Wait until `progress()` has not changed for `quiet_s` (at most `timeout`; then the figures tell)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last, since = progress(), loop.time()
+    while loop.time() < deadline and loop.time() - since < quiet_s:
+        await asyncio.sleep(0.1)
+        now = progress()
+        if now != last:
+            last, since = now, loop.time()
+
+
 async def overflowing_outage(work: Path, *, reports: int, outbox_max: int, safeguard: bool = True) -> dict[str, Any]:
     """`reports` device reports while the cloud's broker is down and the outbox holds `outbox_max`; then recovery."""
     local = Mosquitto(work / "local", persistence=False)
-    cloud_broker = Mosquitto(work / "cloud-broker", persistence=False)
+    # The cloud's session (its subscriptions) outlives the outage in the broker's persistence, as in production:
+    # otherwise whatever the edge sends between the broker's return and the cloud's reconnect has no subscriber.
+    cloud_broker = Mosquitto(work / "cloud-broker", persistence=True)
+    cloud_id = "cloud-overflow"
+    cloud_broker.start()
+    try:
+        async with cloud_side(work / "cloud.db", cloud_broker.port, kind=VersionSync, client_id=cloud_id):
+            await asyncio.sleep(0.3)  # subscribed on connect
+    finally:
+        cloud_broker.terminate()
     local.start()
     home = await asyncio.to_thread(FakeHome, local.port)
     settings = edge_settings(work / "edge", local.port, cloud_broker.port, outbox_max=outbox_max)
@@ -341,14 +375,15 @@ async def overflowing_outage(work: Path, *, reports: int, outbox_max: int, safeg
             figures["dropped_at_edge"] = outbox.dropped
             figures["dropped_metric"] = edge.metrics.registry.get_sample_value("autoglm_edge_outbox_dropped_total")
             cloud_broker.start()
-            async with cloud_side(work / "cloud.db", cloud_broker.port, kind=VersionSync) as (sync, _store):
+            async with cloud_side(work / "cloud.db", cloud_broker.port, kind=VersionSync,
+                                  client_id=cloud_id) as (sync, _store):
                 await until(lambda: edge.uplink_bus.connected, 30, "the uplink back")
                 await until(lambda: len(outbox) == 0, 120, "the outbox to drain")
-                await asyncio.sleep(0.5)
                 assert isinstance(sync, VersionSync)
+                # the cloud applies what the broker holds at its own pace: wait until nothing new arrives for 2 s
+                await settled(lambda: (len(sync.versions), len(overflow_reports(work / "cloud.db"))), 2.0, 60)
                 received = set(sync.versions)
-            reports_audited = [json.loads(d) for (d,) in sqlite3.connect(work / "cloud.db").execute(
-                "SELECT detail FROM audit WHERE action = 'edge.outbox_overflow'")]
+            reports_audited = overflow_reports(work / "cloud.db")
     finally:
         await asyncio.to_thread(home.close)
         cloud_broker.terminate()
