@@ -187,13 +187,17 @@ class Outbox:
                 raise StorageError(f"cannot read the outbox: {exc}") from None
         return [Pending(int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows]
 
-    def ack(self, seq: int) -> None:
-        """The broker has the message: forget it."""
+    def ack(self, seq: int, topic: str | None = None) -> None:
+        """The broker has the message: forget it. Given its `topic`, a message the overflow policy dropped while it
+        was being sent (so counted as dropped, though it arrived) is taken off the drops the cloud will be told of."""
         with self._lock:
             try:
                 deleted = self._db.execute(f"DELETE FROM {TABLE} WHERE seq = ?", (seq,)).rowcount
+                if not deleted and topic is not None:
+                    self._db.execute(f"UPDATE {DROPPED} SET count = count - 1 WHERE topic = ? AND count > 0 "
+                                     "AND last_seq >= ?", (topic, seq))
             except sqlite3.Error as exc:
-                raise StorageError(f"cannot update the outbox: {exc}") from None
+                raise StorageError(f"cannot update the outbox {self._path}: {exc}") from None
             self._count -= deleted
 
     def close(self) -> None:

@@ -94,7 +94,7 @@ class Uplink:
                 try:
                     for pending in batch:
                         await self._bus.publish(pending.topic, pending.payload, qos=1)
-                        await asyncio.to_thread(outbox.ack, pending.seq)
+                        await asyncio.to_thread(outbox.ack, pending.seq, pending.topic)
                         self.stats["sent"] += 1
                 except TransportError as exc:  # the bus went away: wait for the reconnect, keep the rest queued
                     log.info("outbox paused", extra={"queued": len(outbox), "reason": str(exc)})

@@ -61,6 +61,22 @@ def test_drops_are_counted_per_topic_survive_a_restart_and_are_cleared_once_repo
     assert again.dropped_report() is None and len(again) == 2
 
 
+def test_a_message_dropped_while_in_flight_and_then_acknowledged_is_not_reported_as_dropped(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db", max_messages=2)
+    box.put("a", b"0")
+    box.put("b", b"1")
+    sending = box.peek(1)[0]  # the drain holds "0" and sends it ...
+    box.put("a", b"2")  # ... while a new message pushes it out: counted as dropped
+    report = box.dropped_report()
+    assert report is not None and report.by_topic == {"a": 1}
+    box.ack(sending.seq, sending.topic)  # the broker had it after all
+    assert box.dropped_report() is None and len(box) == 2
+    box.put("b", b"3")  # a real drop ("1", topic b) is still counted
+    box.ack(sending.seq, sending.topic)  # and a second acknowledgement of a gone message takes nothing off it
+    later = box.dropped_report()
+    assert later is not None and later.by_topic == {"b": 1}
+
+
 def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
     path.write_bytes(b"this is not a database" * 100)
