@@ -298,7 +298,17 @@ class EdgeDaemon:
             self.metrics.messages.labels("state").inc()
             for entity, binding in bindings:
                 values = entity.parse(binding, message.payload)
-                if values and (changed := await self.twins.report(entity.device_id, values)):
+                if not values:
+                    continue
+                changed = await self.twins.report(entity.device_id, values)
+                if not changed and message.dup:
+                    # A redelivery that changes nothing: the edge may have stopped after committing the change and
+                    # before queueing its report, so it is reported again under its committed versions (the cloud
+                    # ignores a version it has).
+                    changed = {r.prop: r.reported_version for r in await self.store.twin(entity.device_id)
+                               if r.prop in values and r.reported_version > 0}
+                    values = {prop: values[prop] for prop in changed}
+                if changed:
                     await self.uplink.reported(entity.device_id, values, changed)
         elif entities := self.registry.availability_entities(topic):
             self.metrics.messages.labels("availability").inc()

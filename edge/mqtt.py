@@ -31,6 +31,7 @@ class Message:
     qos: int
     retain: bool
     _ack: Callable[[], None] = field(default=lambda: None, repr=False)
+    dup: bool = False  # the broker sends it again: an earlier delivery was not acknowledged
 
     def ack(self) -> None:
         """Acknowledge to the broker (no-op for QoS 0); safe to call twice."""
@@ -223,7 +224,7 @@ class PahoBus:
             if qos > 0:
                 client.ack(mid, qos)
 
-        message = Message(msg.topic, bytes(msg.payload), qos, bool(msg.retain), ack)
+        message = Message(msg.topic, bytes(msg.payload), qos, bool(msg.retain), ack, dup=bool(msg.dup))
         # Backpressure: when the queue is full the network thread waits, so the broker holds the rest.
         try:
             asyncio.run_coroutine_threadsafe(self._queue.put(message), loop).result()
