@@ -32,6 +32,8 @@ DROPPED = "outbox_dropped"
 APPLICATION_ID = 0x41474F42
 #: Tables an outbox file may hold (AUTOINCREMENT keeps its counter in sqlite_sequence).
 OWN_TABLES = frozenset({TABLE, DROPPED, "sqlite_sequence"})
+#: The oldest messages, as many as the one parameter says.
+OLDEST = f"SELECT seq, topic FROM {TABLE} ORDER BY seq LIMIT ?"
 #: A full outbox logs its first drop and then every this many.
 LOG_EVERY = 1000
 
@@ -134,12 +136,11 @@ class Outbox:
 
     def _evict(self, over: int) -> None:
         """Drop the `over` oldest messages and count them per topic, inside the caller's transaction."""
-        oldest = f"SELECT seq, topic FROM {TABLE} ORDER BY seq LIMIT {int(over)}"
         self._db.execute(
-            f"INSERT INTO {DROPPED} (topic, count, last_seq) SELECT topic, COUNT(*), MAX(seq) FROM ({oldest}) "
+            f"INSERT INTO {DROPPED} (topic, count, last_seq) SELECT topic, COUNT(*), MAX(seq) FROM ({OLDEST}) "
             "WHERE true GROUP BY topic ON CONFLICT (topic) DO UPDATE SET count = count + excluded.count, "
-            "last_seq = MAX(last_seq, excluded.last_seq)")
-        self._db.execute(f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM ({oldest}))")
+            "last_seq = MAX(last_seq, excluded.last_seq)", (over,))
+        self._db.execute(f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM ({OLDEST}))", (over,))
 
     def _dropped(self, over: int) -> None:
         before, self.dropped = self.dropped, self.dropped + over
