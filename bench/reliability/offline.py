@@ -216,6 +216,18 @@ async def cloud_side(db: Path, port: int, *, dedup: bool = True, kind: type[Coun
         await store.close()
 
 
+async def cloud_session(db: Path, broker: Mosquitto, client_id: str, **kwargs: Any) -> None:
+    """Give the cloud its persistent session on `broker` (subscriptions kept in the broker's persistence), then stop
+    the broker: as in production, the cloud's session outlives an outage, so what the edge sends between the broker's
+    return and the cloud's reconnect is queued for it instead of finding no subscriber."""
+    broker.start()
+    try:
+        async with cloud_side(db, broker.port, client_id=client_id, **kwargs):
+            await asyncio.sleep(0.3)  # subscribed on connect
+    finally:
+        broker.terminate()
+
+
 def audit_ids(db: Path, action: str) -> Counter[str]:
     """How often each edge message id was recorded in the cloud's audit log under `action`."""
     conn = sqlite3.connect(db, timeout=5)
@@ -231,7 +243,9 @@ async def crash_during_drain(work: Path, *, kills: int, reports: int, utterances
     """Backlog while the cloud's broker is down, then `kills` SIGKILLs of the edge while it drains."""
     rng = random.Random(seed)
     local = Mosquitto(work / "local", persistence=False)
-    cloud_broker = Mosquitto(work / "cloud-broker", persistence=False)
+    cloud_broker = Mosquitto(work / "cloud-broker", persistence=True)
+    cloud_id = "cloud-drain"
+    await cloud_session(work / "cloud.db", cloud_broker, cloud_id, dedup=dedup)
     outbox = work / "edge" / "outbox.db"
     edge = EdgeProcess(work / "edge", edge_settings(work / "edge", local.port, cloud_broker.port))
     local.start()
@@ -260,7 +274,7 @@ async def crash_during_drain(work: Path, *, kills: int, reports: int, utterances
         await until(lambda: outbox_count(outbox) >= reports + utterances, 30, "every report in the outbox")
         figures["backlog"] = outbox_count(outbox)
         cloud_broker.start()
-        async with cloud_side(work / "cloud.db", cloud_broker.port, dedup=dedup) as (sync, store):
+        async with cloud_side(work / "cloud.db", cloud_broker.port, dedup=dedup, client_id=cloud_id) as (sync, store):
             mid_drain = 0
             step = figures["backlog"] / (kills + 1)
             for k in range(kills):  # spread over the backlog, each at a random point of its stretch
@@ -339,16 +353,9 @@ async def settled(progress: Callable[[], object], quiet_s: float, timeout: float
 async def overflowing_outage(work: Path, *, reports: int, outbox_max: int, safeguard: bool = True) -> dict[str, Any]:
     """`reports` device reports while the cloud's broker is down and the outbox holds `outbox_max`; then recovery."""
     local = Mosquitto(work / "local", persistence=False)
-    # The cloud's session (its subscriptions) outlives the outage in the broker's persistence, as in production:
-    # otherwise whatever the edge sends between the broker's return and the cloud's reconnect has no subscriber.
     cloud_broker = Mosquitto(work / "cloud-broker", persistence=True)
     cloud_id = "cloud-overflow"
-    cloud_broker.start()
-    try:
-        async with cloud_side(work / "cloud.db", cloud_broker.port, kind=VersionSync, client_id=cloud_id):
-            await asyncio.sleep(0.3)  # subscribed on connect
-    finally:
-        cloud_broker.terminate()
+    await cloud_session(work / "cloud.db", cloud_broker, cloud_id, kind=VersionSync)
     local.start()
     home = await asyncio.to_thread(FakeHome, local.port)
     settings = edge_settings(work / "edge", local.port, cloud_broker.port, outbox_max=outbox_max)
