@@ -174,7 +174,24 @@ def markdown(results: list[dict[str, Any]], summary: dict[str, Any]) -> str:
               "- No exactly-once delivery: delivery is at-least-once with idempotent, versioned handling.",
               "- No power-loss durability beyond what SQLite's WAL with `synchronous=FULL` gives.",
               "- No model-level immunity to prompt injection: plans are validated and authorised after the model, "
-              "whatever it wrote.", ""]
+              "whatever it wrote.",
+              "- Device commands go out at QoS 0, as Home Assistant sends them (a broker restored from persistence "
+              "would otherwise replay old ones); a command counts as done when the device's reported state confirms "
+              "it, and the sender retries until then.",
+              "- Command expiry compares the cloud's and the edge's clocks: keep both on NTP.",
+              "- The outbox bound drops the oldest messages when full: they are counted and the cloud is told, "
+              "but they are gone.",
+              "- The shipped ACL trusts bridges (zigbee2mqtt, the simulated home) with the whole home's discovery, and "
+              "gives the edge's user `#` on the home broker (deploy/mosquitto/README.md); it does not check payloads: "
+              "a device can still lie about its own state.", "",
+              "## Limits of these measurements", "",
+              "- Time is compressed where the real wait would not fit the budget: the overflowing outage makes a long "
+              "outage's reports as fast as the edge takes them, and the stale-command scenario uses a 1 s expiry.",
+              "- The breaker's recovery is timed against a small stub cloud on a real uvicorn server; the behaviour "
+              "monitor's rate limit is off in that scenario (its bursts of local commands would trip it).",
+              "- The crash and broker scenarios kill at random moments: a run proves no loss at the moments it hit, "
+              "and the negative controls show those moments are ones where loss happens without the safeguard.",
+              "- Figures are from one machine and one seed unless the table says otherwise.", ""]
     return "\n".join(lines)
 
 
