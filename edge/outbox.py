@@ -13,10 +13,11 @@ broker has the report).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,21 @@ class Outbox:
         if app_id == 0:
             self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
+    @contextlib.contextmanager
+    def _transaction(self, doing: str) -> Iterator[None]:
+        """One write transaction (the caller holds the lock); a SQLite error is a StorageError naming the file."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot {doing} the outbox {self._path}: {exc}") from None
+
     def __len__(self) -> int:
         return self._count
 
@@ -114,21 +130,11 @@ class Outbox:
         """Commit one message (dropping and counting the oldest beyond the bound); returns its sequence number."""
         with self._lock:
             over = 0
-            try:
-                self._db.execute("BEGIN IMMEDIATE")  # the message and the drops it causes commit together
-                try:
-                    cursor = self._db.execute(f"INSERT INTO {TABLE} (topic, payload) VALUES (?, ?)",
-                                              (topic, payload))
-                    over = self._count + 1 - self._max
-                    if over > 0:
-                        self._evict(over)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StorageError(f"cannot write to the outbox {self._path}: {exc}") from None
+            with self._transaction("write to"):  # the message and the drops it causes commit together
+                cursor = self._db.execute(f"INSERT INTO {TABLE} (topic, payload) VALUES (?, ?)", (topic, payload))
+                over = self._count + 1 - self._max
+                if over > 0:
+                    self._evict(over)
             self._count += 1 - max(over, 0)
             if over > 0:
                 self._dropped(over)
@@ -163,20 +169,10 @@ class Outbox:
 
     def clear_dropped(self, report: DroppedReport) -> None:
         """The cloud has `report`: forget those drops (drops counted since stay for the next report)."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for topic, count in report.by_topic.items():
-                        self._db.execute(f"UPDATE {DROPPED} SET count = count - ? WHERE topic = ?", (count, topic))
-                    self._db.execute(f"DELETE FROM {DROPPED} WHERE count <= 0")
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StorageError(f"cannot update the outbox {self._path}: {exc}") from None
+        with self._lock, self._transaction("update"):
+            for topic, count in report.by_topic.items():
+                self._db.execute(f"UPDATE {DROPPED} SET count = count - ? WHERE topic = ?", (count, topic))
+            self._db.execute(f"DELETE FROM {DROPPED} WHERE count <= 0")
 
     def peek(self, limit: int = 100) -> list[Pending]:
         """The oldest messages, in order, without removing them."""

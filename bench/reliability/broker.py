@@ -37,7 +37,7 @@ from unittest import mock
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.reliability.procs import EdgeProcess, Mosquitto, keep_user
+from bench.reliability.procs import EdgeProcess, Mosquitto, keep_user, rss_kb
 from bench.reliability.scenario import Scenario
 from cloud.bus import BusSettings, MqttBus
 from cloud.commander import MqttEdgeCommander
@@ -353,14 +353,6 @@ async def takeovers(tmp: Path, count: int, *, lights: int = 4, safeguard: bool =
     return {"takeovers": count, "safeguard": safeguard, "kicked": kicked, "handled": handled,
             "failures": failures, "seconds": round(time.monotonic() - started, 1)}
 
-
-
-def rss_kb(pid: int) -> int:
-    """A process's resident memory (VmRSS) in KiB, from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS line in /proc/{pid}/status")
 
 
 class CloudTap:

@@ -14,8 +14,9 @@ import asyncio
 import json
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import hypothesis
 from hypothesis import strategies as st
@@ -38,6 +39,8 @@ json_like = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st
 FIELDS = ("state", "brightness", "color", "color_mode", "temperature", "current_temperature", "position",
           "volume_level", "name", "unique_id", "state_topic", "command_topic", "device", "schema", "error",
           "properties", "id", "version", "values", "value", "ts")
+
+T = TypeVar("T")
 
 
 def nested(depth: int) -> bytes:
@@ -65,19 +68,24 @@ def hostile(data: st.DataObject) -> bytes:
     return json.dumps(data.draw(json_like), allow_nan=True).encode()
 
 
-def generate(count: int, seed: int) -> list[bytes]:
-    """`count` hostile payloads, reproducible from `seed` (hypothesis generation only: nothing to shrink)."""
-    out: list[bytes] = []
+def draw_many(draw: Callable[[st.DataObject], T], count: int, seed: int) -> list[T]:
+    """`count` values drawn by `draw`, reproducible from `seed` (hypothesis generation only: nothing to shrink)."""
+    out: list[T] = []
 
     @hypothesis.seed(seed)
     @hypothesis.settings(max_examples=count, database=None, deadline=None, phases=[hypothesis.Phase.generate],
                          suppress_health_check=list(hypothesis.HealthCheck))
     @hypothesis.given(st.data())
     def collect(data: st.DataObject) -> None:
-        out.append(hostile(data))
+        out.append(draw(data))
 
     collect()
     return out
+
+
+def generate(count: int, seed: int) -> list[bytes]:
+    """`count` hostile payloads, reproducible from `seed`."""
+    return draw_many(hostile, count, seed)
 
 
 async def malformed_payloads(data_dir: Path, count: int, *, seed: int = 0, safeguard: bool = True) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,44 +124,57 @@ def settings_toml(settings: dict[str, Any], table: str = "edge") -> str:
     return "\n".join(out)
 
 
-class EdgeProcess:
-    """`autoglm edge run` in a child process, with `settings` (the `[edge]` table) written to a TOML file."""
+def rss_kb(pid: int) -> int:
+    """A process's resident memory (VmRSS) in KiB, from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS line in /proc/{pid}/status")
 
-    def __init__(self, workdir: Path, settings: dict[str, Any], *, log_level: str = "warning") -> None:
+
+class ChildProcess:
+    """An `autoglm` command in a child process, with `settings` written to `<name>.toml` under `[<name>]`; its
+    output goes to `<name>.log`. `kill()` is a real `kill -9`; `terminate()` is Ctrl-C's clean shutdown."""
+
+    def __init__(self, workdir: Path, name: str, settings: dict[str, Any], *, log_level: str = "warning") -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.config = workdir / "edge.toml"
-        self.config.write_text(settings_toml(settings), encoding="utf-8")
-        self.log = workdir / "edge.log"
+        self.config = workdir / f"{name}.toml"
+        self.config.write_text(settings_toml(settings, name), encoding="utf-8")
+        self.log = workdir / f"{name}.log"
         self.log_level = log_level
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self) -> None:
-        """Start the daemon (it connects in the background; wait on what the scenario observes)."""
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        env = {k: v for k, v in env.items() if not k.startswith("OPEN_AUTOGLM_")}  # the file decides
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        """`autoglm <args> --config <file> --log-level <level>`, the environment's own settings left out."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPEN_AUTOGLM_")}  # the file decides
+        env["PYTHONPATH"] = str(ROOT)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "autoglm.cli", "edge", "run", "--config", str(self.config),
+                [sys.executable, "-m", "autoglm.cli", *args, "--config", str(self.config),
                  "--log-level", self.log_level], stdout=log, stderr=log, cwd=ROOT, env=env)
         self.starts += 1
+        return self.proc
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def rss_kb(self) -> int:
+        """The process's VmRSS in KiB."""
+        assert self.proc is not None
+        return rss_kb(self.proc.pid)
+
     def kill(self) -> None:
         """`kill -9`: no shutdown code runs."""
-        if self.running:
-            assert self.proc is not None
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
 
     def terminate(self, timeout: float = 15.0) -> None:
-        """SIGTERM (Ctrl-C's clean shutdown path), SIGKILL if it does not exit in `timeout`."""
-        if self.running:
-            assert self.proc is not None
+        """SIGINT (Ctrl-C's clean shutdown path), SIGKILL if it does not exit in `timeout`."""
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout)
@@ -169,7 +182,10 @@ class EdgeProcess:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> EdgeProcess:
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -177,21 +193,26 @@ class EdgeProcess:
         self.terminate()
 
 
-class CloudProcess:
+class EdgeProcess(ChildProcess):
+    """`autoglm edge run` in a child process, with `settings` (the `[edge]` table) written to a TOML file."""
+
+    def __init__(self, workdir: Path, settings: dict[str, Any], *, log_level: str = "warning") -> None:
+        super().__init__(workdir, "edge", settings, log_level=log_level)
+
+    def start(self) -> None:
+        """Start the daemon (it connects in the background; wait on what the scenario observes)."""
+        self._spawn("edge", "run")
+
+
+class CloudProcess(ChildProcess):
     """`autoglm cloud serve` (uvicorn) in a child process, with `settings` (the `[cloud]` table) in a TOML file.
 
     `rss_kb()` reads the server's resident memory from /proc, so a scenario can show that it stays bounded.
     """
 
     def __init__(self, workdir: Path, settings: dict[str, Any], *, log_level: str = "warning") -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.workdir = workdir
         self.port = int(settings.get("port") or free_port())
-        self.config = workdir / "cloud.toml"
-        self.config.write_text(settings_toml({**settings, "port": self.port}, "cloud"), encoding="utf-8")
-        self.log = workdir / "cloud.log"
-        self.log_level = log_level
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(workdir, "cloud", {**settings, "port": self.port}, log_level=log_level)
 
     @property
     def url(self) -> str:
@@ -200,16 +221,10 @@ class CloudProcess:
 
     def start(self, timeout: float = 90.0) -> None:
         """Start the server and wait until it accepts connections (the planner model loads first unless lazy)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPEN_AUTOGLM_")}  # the file decides
-        env["PYTHONPATH"] = str(ROOT)
-        # `python -m autoglm.cli` runs before the cloud commands are added, so call the app as the script does.
-        command = [sys.executable, "-c", "from autoglm.cli import app; app()", "cloud", "serve",
-                   "--config", str(self.config), "--host", "127.0.0.1", "--log-level", self.log_level]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT, env=env)
+        proc = self._spawn("cloud", "serve", "--host", "127.0.0.1")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if proc.poll() is not None:
                 raise RuntimeError(f"cloud server exited: {self.log.read_text(errors='replace')[-1500:]}")
             try:
                 wait_for_port(self.port, timeout=0.5)
@@ -219,31 +234,6 @@ class CloudProcess:
         self.terminate()
         raise RuntimeError(f"cloud server did not listen within {timeout:g}s: "
                            f"{self.log.read_text(errors='replace')[-1500:]}")
-
-    def rss_kb(self) -> int:
-        """The server's VmRSS in KiB (from /proc/<pid>/status)."""
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmRSS line in /proc status")
-
-    def terminate(self, timeout: float = 15.0) -> None:
-        """SIGINT (uvicorn's graceful shutdown), SIGKILL if it does not exit in `timeout`."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self) -> CloudProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.terminate()
 
 
 def keep_user() -> str:

@@ -19,10 +19,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import hypothesis
 from hypothesis import strategies as st
 
 from autoglm.simhome.catalog import default_home
+from bench.reliability.payloads import draw_many
 from bench.reliability.scenario import Scenario
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
@@ -91,18 +91,8 @@ def hostile(data: st.DataObject) -> tuple[str, bytes]:
 
 
 def generate(count: int, seed: int) -> list[tuple[str, bytes]]:
-    """`count` hostile utterances, reproducible from `seed` (generation only: nothing to shrink)."""
-    out: list[tuple[str, bytes]] = []
-
-    @hypothesis.seed(seed)
-    @hypothesis.settings(max_examples=count, database=None, deadline=None, phases=[hypothesis.Phase.generate],
-                         suppress_health_check=list(hypothesis.HealthCheck))
-    @hypothesis.given(st.data())
-    def collect(data: st.DataObject) -> None:
-        out.append(hostile(data))
-
-    collect()
-    return out
+    """`count` hostile utterances, reproducible from `seed`."""
+    return draw_many(hostile, count, seed)
 
 
 async def malformed_utterances(data_dir: Path, count: int, *, seed: int = 0, safeguard: bool = True
