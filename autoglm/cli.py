@@ -251,7 +251,7 @@ def demo(
 
 
 # Sub-apps in their own modules; imported last because they use the helpers above.
-from autoglm import cli_cloud, cli_planner  # noqa: E402
+from autoglm import cli_bench, cli_cloud, cli_planner  # noqa: E402
 
 
 @app.command("trace")
@@ -281,6 +281,7 @@ def trace(
 
 app.add_typer(cli_cloud.app, name="cloud")
 app.add_typer(cli_planner.app, name="planner")
+app.add_typer(cli_bench.app, name="bench")
 
 
 if __name__ == "__main__":  # last: `python -m autoglm.cli` must see every command registered above
