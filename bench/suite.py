@@ -241,9 +241,10 @@ SUITE: tuple[Bench, ...] = (
           anchor_sources={"int8.batch_1.bound_tokens_per_s": "batch x copy bandwidth (measured in the same run) / "
                                                              "weight bytes read per step"}),
     Bench("reliability_report", "reliability_report.py",
-          "the reliability and security scenarios at CI's reduced counts (docs/reliability.md has the full run)",
+          "the reliability and security scenarios at CI's reduced counts, once (about 3.5 min on 2 cores; "
+          "docs/reliability.md has the full run)",
           args=("--out", f"{TMP}/reliability.md"),
-          quick_args=("--out", f"{TMP}/reliability.md", "--only", "storage.files_at_start"),
+          quick_args=("--out", f"{TMP}/reliability.md", "--only", "storage.files_at_start"), once=True,
           figures=(*(_zero(key) for key in ("lost", "double_applied", "crashes", "corrupt_db", "unauthorized_calls",
                                             "api_5xx", "rbac_mismatches", "version_regressions", "lock_errors")),
                    Figure("failures", "failures", "", Goal("==", 0, source="issue 6"), count=True),
