@@ -87,7 +87,8 @@ def markdown(results: Mapping[str, Any]) -> str:
               f"| OS | {cell(m['os'])} |", f"| Python | {m['python']} |", f"| libraries | {cell(libs)} |",
               f"| load average (1, 5, 15 min) at start / end | {_load(results, 'start')} / {_load(results, 'end')} |",
               "",
-              f"Each script ran {results['repeat']} times, one at a time (seeded accuracy benches once); each figure "
+              f"Each script ran {results['repeat']} time{'s' if results['repeat'] != 1 else ''}, one at a time "
+              "(seeded accuracy benches once); each figure "
               "is min / median / max over the runs, and a goal is judged on the median. An anchor is measured in the "
               "same run as the figure beside it; where each anchor comes from is listed under its table.", "",
               f"Goals met: {sum(1 for row in judged if row['met'])} of {len(judged)} judged. Scripts: "

@@ -196,9 +196,10 @@ def bench_all(
         "load_average_start": list(os.getloadavg()), "benches": {}}
     started = time.perf_counter()
     for i, bench in enumerate(benches, 1):
+        prefix = f"[{i}/{len(benches)}]"
         results["benches"][bench.name] = run_bench(
             bench, root=ROOT, repeat=repeat, quick=quick, gpu=info["gpu"] is not None,
-            progress=lambda line, i=i: typer.echo(f"[{i}/{len(benches)}] {line}", err=True))
+            progress=lambda line: typer.echo(f"{prefix} {line}", err=True))  # noqa: B023 (called in this turn)
     results["load_average_end"] = list(os.getloadavg())
     results["seconds"] = round(time.perf_counter() - started, 1)
     json_path, doc_path = out_dir / "bench" / "results.json", out_dir / "docs" / "performance.md"
