@@ -44,7 +44,7 @@ TOPIC = "autoglm/v1/edges/edge-1/twin/reported"
 SENTENCES = 200
 
 
-def rate(count: int, fn: Callable[[int], None]) -> float:
+def rate(count: int, fn: Callable[[int], object]) -> float:
     """Calls per second of `fn(i)` for i in range(count)."""
     start = time.perf_counter()
     for i in range(count):

@@ -144,6 +144,12 @@ def cloud_values(db: Path) -> dict[str, Any]:
         conn.close()
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def edge_devices(db: Path) -> int:
     """Devices the edge has stored (it subscribes to their state topics right after)."""
     if not db.exists():
@@ -194,7 +200,7 @@ async def seed(db: Path) -> None:
         await store.close()
 
 
-def sync_rate(root: Path, port: int, devices: int, count: int, timeout: float) -> dict[str, Any]:
+def sync_rate(root: Path, port: int, broker_pid: int, devices: int, count: int, timeout: float) -> dict[str, Any]:
     """Updates/s from the devices through edge and cloud into the cloud's store; devices not converged."""
     db = root / "cloud.db"
     asyncio.run(seed(db))
@@ -222,16 +228,19 @@ def sync_rate(root: Path, port: int, devices: int, count: int, timeout: float) -
                                    f"{cloud.log.read_text(errors='replace')[-1500:]}")
             plan = updates(devices, count, 2)
             want = {uid(d): n for d, n in plan}
+            pids = {"edge": edge.proc.pid, "cloud": cloud.proc.pid, "broker": broker_pid}  # type: ignore[union-attr]
+            cpu_before = {k: cpu_s(p) for k, p in pids.items()}
             first = publish_all(pub, [(state_topic(d), payload(n)) for d, n in plan], timeout)
             published = time.perf_counter()
             last, lost = wait_converged(db, want, timeout)
+            cpu = {f"{k}_cpu_s": round(cpu_s(p) - cpu_before[k], 2) for k, p in pids.items()}
         finally:
             pub.disconnect()
             pub.loop_stop()
         edge_alive, cloud_alive = edge.running, cloud.running
     return {"sync_seconds": round(last - first, 3), "publish_seconds": round(published - first, 3),
             "sync_updates_per_s": round(count / (last - first), 1), "lost": lost,
-            "edge_alive": edge_alive, "cloud_alive": cloud_alive}
+            "edge_alive": edge_alive, "cloud_alive": cloud_alive, "cpu_during_sync": cpu}
 
 
 def main() -> None:
@@ -247,7 +256,8 @@ def main() -> None:
                                                                                    persistence=False) as broker:
         root = Path(tmp)
         raw_before = raw_rate(broker.port, args.devices, args.updates, args.timeout)
-        sync = sync_rate(root, broker.port, args.devices, args.updates, args.timeout)
+        assert broker.proc is not None
+        sync = sync_rate(root, broker.port, broker.proc.pid, args.devices, args.updates, args.timeout)
         raw_after = raw_rate(broker.port, args.devices, args.updates, args.timeout)
     raw = (raw_before + raw_after) / 2  # before and after, so a noisy moment weighs on both figures alike
     summary = {"sync_updates_per_s": sync["sync_updates_per_s"], "raw_updates_per_s": round(raw, 1),

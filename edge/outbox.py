@@ -17,7 +17,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,14 +187,19 @@ class Outbox:
     def ack(self, seq: int, topic: str | None = None) -> None:
         """The broker has the message: forget it. Given its `topic`, a message the overflow policy dropped while it
         was being sent (so counted as dropped, though it arrived) is taken off the drops the cloud will be told of."""
+        self.ack_many([(seq, topic)])
+
+    def ack_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
+        """`ack` for several messages (seq, topic) in one transaction: one commit (one fsync) for a drained batch."""
         with self._lock:
-            try:
-                deleted = self._db.execute(f"DELETE FROM {TABLE} WHERE seq = ?", (seq,)).rowcount
-                if not deleted and topic is not None:
-                    self._db.execute(f"UPDATE {DROPPED} SET count = count - 1 WHERE topic = ? AND count > 0 "
-                                     "AND last_seq >= ?", (topic, seq))
-            except sqlite3.Error as exc:
-                raise StorageError(f"cannot update the outbox {self._path}: {exc}") from None
+            deleted = 0
+            with self._transaction("update"):
+                for seq, topic in sent:
+                    gone = self._db.execute(f"DELETE FROM {TABLE} WHERE seq = ?", (seq,)).rowcount
+                    if not gone and topic is not None:
+                        self._db.execute(f"UPDATE {DROPPED} SET count = count - 1 WHERE topic = ? AND count > 0 "
+                                         "AND last_seq >= ?", (topic, seq))
+                    deleted += gone
             self._count -= deleted
 
     def close(self) -> None:

@@ -91,14 +91,21 @@ class Uplink:
                 batch = await asyncio.to_thread(outbox.peek, 200)
                 if not batch:
                     break
-                try:
-                    for pending in batch:
-                        await self._bus.publish(pending.topic, pending.payload, qos=1)
-                        await asyncio.to_thread(outbox.ack, pending.seq, pending.topic)
-                        self.stats["sent"] += 1
-                except TransportError as exc:  # the bus went away: wait for the reconnect, keep the rest queued
-                    log.info("outbox paused", extra={"queued": len(outbox), "reason": str(exc)})
+                # Pipelined: the batch goes out in order on one connection (paho keeps the order within its
+                # in-flight window) instead of one PUBACK round trip per message; each message still leaves the
+                # outbox only after its own PUBACK, and the batch's deletes share one commit.
+                results = await asyncio.gather(*(self._bus.publish(p.topic, p.payload, qos=1) for p in batch),
+                                               return_exceptions=True)
+                sent = [(p.seq, p.topic) for p, result in zip(batch, results, strict=True) if result is None]
+                if sent:
+                    await asyncio.to_thread(outbox.ack_many, sent)
+                    self.stats["sent"] += len(sent)
+                failure = next((r for r in results if r is not None), None)
+                if isinstance(failure, TransportError):  # the bus went away: wait for the reconnect, keep the rest
+                    log.info("outbox paused", extra={"queued": len(outbox), "reason": str(failure)})
                     break
+                if failure is not None:
+                    raise failure
 
     async def _report_dropped(self, outbox: Outbox) -> None:
         """Tell the cloud what the overflow policy dropped (once its broker has the report, forget those drops)."""
