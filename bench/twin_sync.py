@@ -15,7 +15,8 @@ sync: `--updates` updates (round robin over the devices) published as fast as on
 flight); the time runs from the first publish until every device's reported value in the cloud's store is the last
 one sent. raw: the same payloads on topics nothing but a paho subscriber listens to (publisher -> subscriber,
 QoS 1 both ways); the time runs from the first publish until the subscriber has every message.
-lost = devices whose final value in the cloud is not the last one sent (after `--timeout` seconds).
+lost = devices whose final value in the cloud is not the last one sent (after `--timeout` seconds). The negative
+control (`--control`) sends the last update of every tenth device where nobody listens: lost must count them.
 
 Usage: python bench/twin_sync.py [--devices 200] [--updates 4000] [--timeout 120]
 The last line of stdout is a JSON summary.
@@ -200,7 +201,8 @@ async def seed(db: Path) -> None:
         await store.close()
 
 
-def sync_rate(root: Path, port: int, broker_pid: int, devices: int, count: int, timeout: float) -> dict[str, Any]:
+def sync_rate(root: Path, port: int, broker_pid: int, devices: int, count: int, timeout: float, *,
+              control: bool = False) -> dict[str, Any]:
     """Updates/s from the devices through edge and cloud into the cloud's store; devices not converged."""
     db = root / "cloud.db"
     asyncio.run(seed(db))
@@ -230,7 +232,10 @@ def sync_rate(root: Path, port: int, broker_pid: int, devices: int, count: int, 
             want = {uid(d): n for d, n in plan}
             pids = {"edge": edge.proc.pid, "cloud": cloud.proc.pid, "broker": broker_pid}  # type: ignore[union-attr]
             cpu_before = {k: cpu_s(p) for k, p in pids.items()}
-            first = publish_all(pub, [(state_topic(d), payload(n)) for d, n in plan], timeout)
+            final = {d: k for k, (d, _n) in enumerate(plan)}  # each device's last update
+            detour = {k for d, k in final.items() if control and d % 10 == 0}  # the control's lost updates
+            first = publish_all(pub, [(state_topic(d, "nowhere" if k in detour else NODE), payload(n))
+                                      for k, (d, n) in enumerate(plan)], timeout)
             published = time.perf_counter()
             last, lost = wait_converged(db, want, timeout)
             cpu = {f"{k}_cpu_s": round(cpu_s(p) - cpu_before[k], 2) for k, p in pids.items()}
@@ -248,6 +253,8 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--updates", type=int, default=4000, help="updates in the measured round")
     parser.add_argument("--timeout", type=float, default=120.0, help="longest wait for convergence (s)")
+    parser.add_argument("--control", action="store_true", help="negative control: the last update of every tenth "
+                        "device goes to a topic nobody watches, so `lost` must count those devices")
     args = parser.parse_args()
     if args.updates < args.devices:
         sys.exit("error: --updates must be at least --devices (every device is updated in the measured round)")
@@ -257,12 +264,13 @@ def main() -> None:
         root = Path(tmp)
         raw_before = raw_rate(broker.port, args.devices, args.updates, args.timeout)
         assert broker.proc is not None
-        sync = sync_rate(root, broker.port, broker.proc.pid, args.devices, args.updates, args.timeout)
+        sync = sync_rate(root, broker.port, broker.proc.pid, args.devices, args.updates, args.timeout,
+                          control=args.control)
         raw_after = raw_rate(broker.port, args.devices, args.updates, args.timeout)
     raw = (raw_before + raw_after) / 2  # before and after, so a noisy moment weighs on both figures alike
     summary = {"sync_updates_per_s": sync["sync_updates_per_s"], "raw_updates_per_s": round(raw, 1),
                "sync_vs_raw_ratio": round(sync["sync_updates_per_s"] / raw, 3), "lost": sync["lost"],
-               "devices": args.devices, "updates": args.updates,
+               "devices": args.devices, "updates": args.updates, "control": args.control,
                "raw_updates_per_s_runs": [round(raw_before, 1), round(raw_after, 1)],
                **{k: v for k, v in sync.items() if k not in ("sync_updates_per_s", "lost")},
                "payload_bytes": len(payload(args.updates)),

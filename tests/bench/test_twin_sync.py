@@ -28,3 +28,12 @@ def test_twin_sync_bench_loses_nothing_and_reports_both_rates() -> None:
     assert abs(summary["sync_vs_raw_ratio"] - ratio) < 0.01
     assert summary["edge_alive"] and summary["cloud_alive"]
     assert len(summary["raw_updates_per_s_runs"]) == 2
+
+
+def test_negative_control_counts_the_devices_whose_last_update_went_nowhere() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "twin_sync.py"), "--devices", "20", "--updates", "200",
+                           "--timeout", "3", "--control"], capture_output=True, text=True, timeout=150, cwd=ROOT,
+                          check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["control"] and summary["lost"] == 2  # devices 0 and 10
