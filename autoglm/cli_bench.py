@@ -13,6 +13,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -103,19 +104,36 @@ def run_once(bench: Bench, args: Sequence[str], root: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{bench.name}-") as tmp:
         argv = [sys.executable, str(root / "bench" / bench.script), *(a.replace(TMP, tmp) for a in args)]
         started = time.perf_counter()
+        # its own process group: on a timeout or Ctrl-C the brokers, edges and clouds it started go with it
+        proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
         try:
-            proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=bench.timeout_s,
-                                  check=False)
-        except subprocess.TimeoutExpired as exc:
-            err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+            stdout, stderr = proc.communicate(timeout=bench.timeout_s)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+            _, stderr = proc.communicate()
             return {"ok": False, "seconds": round(time.perf_counter() - started, 2),
-                    "error": f"timed out after {bench.timeout_s:g} s", "stderr_tail": err[-STDERR_TAIL:]}
+                    "error": f"timed out after {bench.timeout_s:g} s", "stderr_tail": stderr[-STDERR_TAIL:]}
+        except BaseException:
+            kill_group(proc.pid)
+            proc.wait()
+            raise
+        strays = kill_group(proc.pid)  # a crashed script's broker or edge would disturb the next bench
     seconds = round(time.perf_counter() - started, 2)
-    summary = last_json(proc.stdout)
+    summary = last_json(stdout)
     error = (f"exit status {proc.returncode}" if proc.returncode else None) or (
         None if summary is not None else "no JSON summary on the last stdout line")
     return {"ok": error is None, "seconds": seconds, "summary": summary, "error": error,
-            "stderr_tail": proc.stderr[-STDERR_TAIL:] if error else None}
+            "stderr_tail": stderr[-STDERR_TAIL:] if error else None, "stray_processes_killed": strays}
+
+
+def kill_group(pgid: int) -> bool:
+    """SIGKILL what is left of a bench's process group; whether anything was left."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def run_bench(bench: Bench, *, root: Path, repeat: int, quick: bool, gpu: bool,
@@ -204,7 +222,9 @@ def bench_all(
     results["seconds"] = round(time.perf_counter() - started, 1)
     json_path, doc_path = out_dir / "bench" / "results.json", out_dir / "docs" / "performance.md"
     if only:
-        results = merge(json_path, results)
+        merged = merge(json_path, results)["benches"]
+        order = [b.name for b in suite if b.name in merged] + [n for n in merged if n not in {b.name for b in suite}]
+        results["benches"] = {name: merged[name] for name in order}
     json_path.parent.mkdir(parents=True, exist_ok=True)
     doc_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,27 @@ def test_failures_no_json_missing_and_once(tmp_path: Path) -> None:
     once = run_bench(bench("once", once=True), root=tmp_path, repeat=3, quick=False, gpu=False,
                      progress=progress.append)
     assert once["status"] == "ok" and len(once["runs"]) == 1
+
+
+def test_a_hung_script_times_out_and_what_a_script_leaves_running_is_killed(tmp_path: Path) -> None:
+    write(tmp_path, "hang", "import time\ntime.sleep(60)\n")
+    started = time.monotonic()
+    hung = run_bench(Bench("hang", "hang.py", "m", timeout_s=1), root=tmp_path, repeat=2, quick=False, gpu=False,
+                     progress=lambda _: None)
+    assert hung["status"] == "failed" and hung["runs"][0]["error"] == "timed out after 1 s"
+    assert time.monotonic() - started < 20
+    pid_file = tmp_path / "stray.pid"
+    write(tmp_path, "stray", "import json, subprocess, sys\n"
+                             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
+                             "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+                             f"open({str(pid_file)!r}, 'w').write(str(p.pid))\nprint(json.dumps({{}}))\n")
+    entry = run_bench(bench("stray"), root=tmp_path, repeat=1, quick=False, gpu=False, progress=lambda _: None)
+    assert entry["status"] == "ok" and entry["runs"][0]["stray_processes_killed"]
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the stray child outlived its bench"
+        time.sleep(0.05)
 
 
 def test_a_gpu_bench_on_a_cpu_runs_its_cpu_mode_and_is_not_judged(tmp_path: Path) -> None:
