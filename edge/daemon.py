@@ -455,7 +455,7 @@ class EdgeDaemon:
             await self.store.upsert_device(StoredDevice(
                 entity.device_id, entity.domain, config.model_dump(by_alias=True, exclude_none=True), topic,
                 entity.available))
-            log.info("device discovered", extra={"device_id": entity.device_id, "name": entity.name,
+            log.info("device discovered", extra={"device_id": entity.device_id, "device_name": entity.name,
                                                  "area": entity.area, "domain": entity.domain})
         await self._sync_subscriptions()
         self._update_device_gauges()
