@@ -161,7 +161,7 @@ SUITE: tuple[Bench, ...] = (
     Bench("footprint", "footprint.py",
           "memory and start-up from real child processes: edge RSS with the intent model, cloud RSS with the tiny "
           "planner, edge cold start to /readyz, demo start to first answered command",
-          quick_args=("--runs", "1", "--skip-demo", "--skip-cloud"),
+          quick_args=("--runs", "1", "--demo-runs", "1"),
           figures=(Figure("edge_rss_mb", "edge RSS with the intent model loaded", "MB", Goal("<=", 150)),
                    Figure("edge_cold_start_s", "edge cold start to ready", "s", Goal("<=", 3)),
                    Figure("cloud_rss_mb", "cloud RSS with the tiny planner", "MB"),
