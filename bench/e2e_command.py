@@ -212,9 +212,9 @@ def mixed(count: int) -> list[tuple[str, str, str]]:
     return [template[i // 2] if i % 2 == 0 else model[i // 2] for i in range(count)]
 
 
-def edge_settings(port: int, data_dir: Path, *, cache: bool) -> dict[str, Any]:
+def edge_settings(port: int, data_dir: Path, *, cache: bool, outbox: bool = True) -> dict[str, Any]:
     return {"edge_id": EDGE_ID, "data_dir": data_dir, "mqtt": {"host": "127.0.0.1", "port": port},
-            "http": {"enabled": False}, "cache": {"enabled": cache},
+            "http": {"enabled": False}, "cache": {"enabled": cache}, "uplink": {"outbox": outbox},
             "monitor": {"device_floor": 1_000_000_000, "user_floor": 1_000_000_000}}
 
 
@@ -226,8 +226,10 @@ ROUTE_ALL = ('\n[[edge.policy.rules]]\nname = "bench_route_all"\n[edge.policy.ru
 class Edge:
     """The edge child process (EdgeProcess) with the bench's load-testing settings, profiled on request."""
 
-    def __init__(self, workdir: Path, port: int, *, cache: bool, log_level: str, profile: Path | None) -> None:
-        self.proc = EdgeProcess(workdir, edge_settings(port, workdir / "data", cache=cache), log_level=log_level)
+    def __init__(self, workdir: Path, port: int, *, cache: bool, log_level: str, profile: Path | None,
+                 outbox: bool = True) -> None:
+        self.proc = EdgeProcess(workdir, edge_settings(port, workdir / "data", cache=cache, outbox=outbox),
+                                log_level=log_level)
         with self.proc.config.open("a", encoding="utf-8") as config:
             config.write(ROUTE_ALL)
         self.profile = profile
@@ -293,8 +295,11 @@ def main() -> None:
     parser.add_argument("--rates", default="100,200,300,400,500,600,800",
                         help="ramp rates (commands/s), tried in order until p99 >= 50 ms or a command fails")
     parser.add_argument("--log-level", default="info", help="the edge's log level (shipped default: info)")
+    parser.add_argument("--no-outbox", action="store_true",
+                        help="diagnostic: the uplink without its outbox (not shipped), to see what the outbox costs")
     parser.add_argument("--profile", type=Path, help="write the cache-off edge's cProfile stats here")
-    parser.add_argument("--only", choices=["ramp", "fast"], help="only the ramp, or only the 100/s phases")
+    parser.add_argument("--only", choices=["ramp", "fast", "template", "model"],
+                        help="only the ramp, only the 100/s phases, or one path's 100/s phase (for profiling)")
     args = parser.parse_args()
     duration, slow_count, rates = args.duration, args.slow_count, [float(r) for r in args.rates.split(",")]
     if args.quick:
@@ -305,7 +310,7 @@ def main() -> None:
                                "load_test_settings": {"monitor.device_floor": 1_000_000_000,
                                                       "monitor.user_floor": 1_000_000_000,
                                                       "policy.rules": "one rule: route every priority"},
-                               "cache_off_for_template_and_model": True}
+                               "cache_off_for_template_and_model": True, "uplink_outbox": not args.no_outbox}
     paths: dict[str, dict[str, Any]] = {}
     ramp: list[dict[str, Any]] = []
     rss: list[float] = []
@@ -321,20 +326,22 @@ def main() -> None:
             try:
                 for cache in (False, True):
                     edge = Edge(root / f"edge-cache-{cache}", broker.port, cache=cache, log_level=args.log_level,
-                                profile=args.profile if not cache else None)
+                                profile=args.profile if not cache else None, outbox=not args.no_outbox)
                     edge.start()
                     try:
                         summary[f"ready_s_cache_{'on' if cache else 'off'}"] = wait_ready(probe, edge)
                         if not cache:
                             if args.only != "ramp":
                                 for path, pairs in (("template", TEMPLATE), ("model", MODEL)):
+                                    if args.only in ("template", "model") and args.only != path:
+                                        continue
                                     if args.only is None:
                                         slow = probe.run(schedule(path, pairs, slow_count), rate=1.0, pid=edge.pid)
                                         paths.setdefault(path, {})["1_per_s"] = slow
                                     paths.setdefault(path, {})["100_per_s"] = probe.run(
                                         schedule(path, pairs, int(fast * duration)), rate=fast, pid=edge.pid)
                                     rss.append(edge.rss_mb())
-                            if args.only != "fast":
+                            if args.only in (None, "ramp"):
                                 for rate in rates:
                                     step = probe.run(mixed(max(int(rate * duration), 2)), rate=rate, pid=edge.pid)
                                     rss.append(edge.rss_mb())
