@@ -292,7 +292,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny counts (for the test): not a measurement")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per 100/s phase and per ramp step")
     parser.add_argument("--slow-count", type=int, default=30, help="commands per path at 1 command/s")
-    parser.add_argument("--rates", default="100,200,300,400,500,600,800",
+    parser.add_argument("--rates", default="25,50,75,100,150,200,300,400,500,600,800",
                         help="ramp rates (commands/s), tried in order until p99 >= 50 ms or a command fails")
     parser.add_argument("--log-level", default="info", help="the edge's log level (shipped default: info)")
     parser.add_argument("--no-outbox", action="store_true",
