@@ -126,7 +126,6 @@ def percentile(values: list[float], q: float) -> float:
 async def black_holed_cloud(work: Path, *, hole_s: float, cloud_rate: float = 30.0, local_rate: float = 5.0,
                             safeguard: bool = True, seed: int = 0) -> dict[str, Any]:
     """`hole_s` seconds of a black-holed cloud under a mix of cloud requests and local commands, then recovery."""
-    rng = random.Random(seed)
     broker = Mosquitto(work / "broker", persistence=False)
     broker.start()
     cloud_port = free_port()
@@ -153,8 +152,9 @@ async def black_holed_cloud(work: Path, *, hole_s: float, cloud_rate: float = 30
                 nonlocal opened_at
                 end, k = time.perf_counter() + seconds, 0
                 step = 1 / (cloud_rate + local_rate)
+                every = max(1, round((cloud_rate + local_rate) / local_rate))  # a fixed mix, local first
                 while time.perf_counter() < end:
-                    if rng.random() < local_rate / (cloud_rate + local_rate):
+                    if k % every == 0:
                         lamp = LAMPS[k % len(LAMPS)]
                         satellite.say("local", f"turn {'on' if k % 4 < 2 else 'off'} the {lamp}")
                     else:
