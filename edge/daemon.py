@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from typing import Any
@@ -152,10 +151,6 @@ class EdgeDaemon:
         await self.uplink_bus.start(timeout=connect_timeout if self.settings.uplink.mqtt is None else None)
         await asyncio.to_thread(self.template.warm_up)
         await asyncio.to_thread(self.model.reload_if_changed)
-        # Templates, model and registry are long-lived: moved out of the collector's view, a full collection no
-        # longer walks them (tens of ms each time, in the tail of command latency).
-        gc.collect()
-        gc.freeze()
         self._warm = True
         log.info("edge started", extra={"edge_id": self.settings.edge_id, "devices": len(self.registry)})
 
