@@ -420,21 +420,18 @@ class EdgeDaemon:
             if action.latency_ms is not None and action.outcome is not None:
                 self.metrics.command_latency.labels(action.domain, action.outcome.value).observe(
                     action.latency_ms / 1000)
-        record = decision.model_dump(mode="json")
-        envelope = Envelope(trace_id=decision.trace_id, source=f"edge:{self.settings.edge_id}", type="decision",
-                            payload=record)
-        # The answer goes out first: the local record and the cloud's copy are bookkeeping, and their commits (the
-        # outbox's with an fsync) would otherwise sit between the device's confirmation and the user.
-        try:
-            await self.bus.publish(self._decision_topic, encode(envelope), qos=1)
-        except AutoGLMError as exc:
-            log.warning("decision not published", extra={"trace_id": decision.trace_id, "error": str(exc)})
         try:
             await self.store.add_decision(decision)
         except StorageError as exc:  # the answer and the command matter more than the local record of them
             self._storage_failed("decision", exc, trace_id=decision.trace_id)
         # the cloud's copy goes through the outbox: it survives an outage and an edge restart
-        await self.uplink.event(DECISION_EVENT, record, decision.trace_id)
+        await self.uplink.event(DECISION_EVENT, decision.model_dump(mode="json"), decision.trace_id)
+        envelope = Envelope(trace_id=decision.trace_id, source=f"edge:{self.settings.edge_id}", type="decision",
+                            payload=decision.model_dump(mode="json"))
+        try:
+            await self.bus.publish(self._decision_topic, encode(envelope), qos=1)
+        except AutoGLMError as exc:
+            log.warning("decision not published", extra={"trace_id": decision.trace_id, "error": str(exc)})
         log.info("decision", extra={"trace_id": decision.trace_id, "edge_id": self.settings.edge_id,
                                     "outcome": decision.outcome.value, "source": source,
                                     "latency_ms": decision.latency_ms, "reply": decision.reply})

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import socket
 import ssl
-import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -94,10 +93,7 @@ class PahoBus:
         self._on_change = on_connection_change
         self._subscriptions: dict[str, int] = {}
         self._pending: dict[int, asyncio.Future[None]] = {}
-        # Bounded by `_room` (taken by the network thread, given back as messages leave), so handing a message over
-        # is one call_soon_threadsafe and never a round trip that waits for the event loop.
-        self._queue: asyncio.Queue[Message] = asyncio.Queue()
-        self._room = threading.Semaphore(settings.inbound_queue)
+        self._queue: asyncio.Queue[Message] = asyncio.Queue(settings.inbound_queue)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
         self._stopping = False
@@ -170,9 +166,7 @@ class PahoBus:
     async def messages(self) -> AsyncIterator[Message]:
         """Inbound messages in arrival order."""
         while True:
-            message = await self._queue.get()
-            self._room.release()
-            yield message
+            yield await self._queue.get()
 
     # paho callbacks: network thread
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
@@ -232,13 +226,10 @@ class PahoBus:
 
         message = Message(msg.topic, bytes(msg.payload), qos, bool(msg.retain), ack, dup=bool(msg.dup))
         # Backpressure: when the queue is full the network thread waits, so the broker holds the rest.
-        while not self._room.acquire(timeout=0.5):
-            if loop.is_closed() or self._stopping:
-                return
         try:
-            loop.call_soon_threadsafe(self._queue.put_nowait, message)
+            asyncio.run_coroutine_threadsafe(self._queue.put(message), loop).result()
         except RuntimeError:  # loop shutting down
-            self._room.release()
+            return
 
     def _on_publish(self, _c: paho.Client, _u: Any, mid: int, _rc: ReasonCode, _p: Any) -> None:
         loop = self._loop

@@ -9,6 +9,7 @@ from typing import Any
 from edge.entity import satisfied
 from edge.store import EdgeStore
 from shared.decision import Outcome
+from shared.errors import StorageError
 
 
 @dataclass(slots=True)
@@ -37,14 +38,18 @@ class Twins:
         return dict(self._reported.get(device_id, {}))
 
     async def report(self, device_id: str, values: dict[str, Any]) -> dict[str, int]:
-        """Wake waiters this report confirms, then commit the reported values. Returns changed versions.
+        """Commit reported values, then wake waiters this report confirms. Returns changed versions.
 
-        The device has changed whether or not the store takes the values (a full disk): they are kept in memory and
-        confirm waiting commands at once, so a confirmation never waits for a commit and the home stays
-        controllable; a StorageError goes to the caller (which acknowledges the message only after the commit).
+        When the store cannot take them (a full disk) the device has still changed: the values are kept in memory
+        and confirm waiting commands, so the home stays controllable, and the StorageError goes to the caller.
         """
+        try:
+            changed = await self._store.apply_reported(device_id, values)
+        except StorageError:
+            self._observe(device_id, values)
+            raise
         self._observe(device_id, values)
-        return await self._store.apply_reported(device_id, values)
+        return changed
 
     def _observe(self, device_id: str, values: dict[str, Any]) -> None:
         self._reported.setdefault(device_id, {}).update(values)
