@@ -51,6 +51,8 @@ class UplinkSettings(BaseModel):
     mqtt: MqttSettings | None = Field(default=None, description="the cloud's broker; none: the local broker")
     outbox: bool = Field(default=True, description="keep uplink messages in outbox.db until the broker has them")
     outbox_max: int = Field(default=1_000_000, ge=1, description="messages kept; beyond it the oldest are dropped")
+    outbox_batch: int = Field(default=200, ge=1, le=10_000,
+                              description="sent per acknowledging commit; a crash resends at most this many")
     heartbeat_s: float = Field(default=30.0, gt=0, description="how often the retained status is refreshed")
 
 

@@ -81,7 +81,7 @@ class EdgeDaemon:
                                  slow_timeout_s=max(settings.confirm_timeout_s, 30.0))
         self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
         self.uplink = Uplink(settings.edge_id, self.uplink_bus, self.registry, self.twins, self.store, self.executor,
-                             heartbeat_s=settings.uplink.heartbeat_s)
+                             heartbeat_s=settings.uplink.heartbeat_s, outbox_batch=settings.uplink.outbox_batch)
         self.uplink.on_storage_error = lambda _exc: self.metrics.storage_errors.labels("uplink").inc()
         self.load = SystemLoad(settings.policy)
         self.policy = AdmissionPolicy(settings.policy, self.load)

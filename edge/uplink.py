@@ -43,7 +43,7 @@ class Uplink:
 
     def __init__(self, edge_id: str, bus: Bus, registry: Registry, twins: Twins, store: EdgeStore,
                  executor: Executor, *, heartbeat_s: float = 30.0, seen_ids: int = 4096,
-                 outbox: Outbox | None = None) -> None:
+                 outbox: Outbox | None = None, outbox_batch: int = 200) -> None:
         self._edge_id = edge_id
         self._bus = bus
         self._registry = registry
@@ -63,6 +63,7 @@ class Uplink:
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats: Counter[str] = Counter()
         self.outbox = outbox
+        self.outbox_batch = outbox_batch
         self.on_storage_error: Callable[[StorageError], None] | None = None
         self._queued = asyncio.Event()  # set when the outbox has something new or the bus came back
 
@@ -88,7 +89,7 @@ class Uplink:
             if self._bus.connected:
                 await self._report_dropped(outbox)
             while self._bus.connected:
-                batch = await asyncio.to_thread(outbox.peek, 200)
+                batch = await asyncio.to_thread(outbox.peek, self.outbox_batch)
                 if not batch:
                     break
                 # Pipelined: the batch goes out in order on one connection (paho keeps the order within its

@@ -247,7 +247,9 @@ async def crash_during_drain(work: Path, *, kills: int, reports: int, utterances
     cloud_id = "cloud-drain"
     await cloud_session(work / "cloud.db", cloud_broker, cloud_id, dedup=dedup)
     outbox = work / "edge" / "outbox.db"
-    edge = EdgeProcess(work / "edge", edge_settings(work / "edge", local.port, cloud_broker.port))
+    # Small drain batches: a whole backlog in one batch would leave no moment "mid-drain" to kill in; with
+    # several batches, kills land both between batches and between a batch's PUBACKs and its commit.
+    edge = EdgeProcess(work / "edge", edge_settings(work / "edge", local.port, cloud_broker.port, outbox_batch=4))
     local.start()
     home = await asyncio.to_thread(FakeHome, local.port)
     figures: dict[str, Any] = {"kills": kills, "dedup": dedup, "errors": 0}

@@ -264,3 +264,25 @@ async def test_a_command_that_arrives_after_its_expiry_is_refused_with_a_reason(
     assert expired.outcome == "expired" and "expired 30" in (expired.detail or "")
     assert done.outcome == "done" and len(rig.commands) == 1
     assert rig.uplink.stats["expired"] == 1
+
+
+async def test_the_drain_sends_in_order_in_batches_of_the_configured_size(rig: EdgeRig, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db", max_messages=100)
+    for i in range(7):
+        outbox.put(EVENTS, encode({"n": i}))
+    peeks: list[int] = []
+    peek = outbox.peek
+    outbox.peek = lambda limit: (batch := peek(limit), peeks.append(len(batch)))[0]  # type: ignore[method-assign]
+    rig.uplink.outbox, rig.uplink.outbox_batch = outbox, 3
+    drain = asyncio.create_task(rig.uplink.run())
+    try:
+        rig.uplink.connection_changed(True)
+        await eventually(lambda: len(outbox) == 0, what="the outbox drained")
+        sent = [json.loads(m.payload)["n"] for m in rig.cloud.received if b'"n"' in m.payload]
+        assert sent == list(range(7))
+        # the reconnect queues its own reports too: every peek is bounded by the batch, none is lost
+        assert max(peeks) == 3 and sum(peeks) == rig.uplink.stats["sent"] >= 7
+    finally:
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
+        outbox.close()
