@@ -7,6 +7,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -93,7 +94,10 @@ class PahoBus:
         self._on_change = on_connection_change
         self._subscriptions: dict[str, int] = {}
         self._pending: dict[int, asyncio.Future[None]] = {}
-        self._queue: asyncio.Queue[Message] = asyncio.Queue(settings.inbound_queue)
+        # The bound lives in `_room` (taken by the network thread, given back as messages leave the queue), so a
+        # hand-over is one call_soon_threadsafe, not a round trip that parks the network thread on the event loop.
+        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._room = threading.Semaphore(settings.inbound_queue)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
         self._stopping = False
@@ -166,7 +170,9 @@ class PahoBus:
     async def messages(self) -> AsyncIterator[Message]:
         """Inbound messages in arrival order."""
         while True:
-            yield await self._queue.get()
+            message = await self._queue.get()
+            self._room.release()
+            yield message
 
     # paho callbacks: network thread
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
@@ -226,10 +232,13 @@ class PahoBus:
 
         message = Message(msg.topic, bytes(msg.payload), qos, bool(msg.retain), ack, dup=bool(msg.dup))
         # Backpressure: when the queue is full the network thread waits, so the broker holds the rest.
+        while not self._room.acquire(timeout=0.5):
+            if loop.is_closed() or self._stopping:
+                return
         try:
-            asyncio.run_coroutine_threadsafe(self._queue.put(message), loop).result()
+            loop.call_soon_threadsafe(self._queue.put_nowait, message)
         except RuntimeError:  # loop shutting down
-            return
+            self._room.release()
 
     def _on_publish(self, _c: paho.Client, _u: Any, mid: int, _rc: ReasonCode, _p: Any) -> None:
         loop = self._loop

@@ -244,14 +244,13 @@ class EdgeStore:
     # decisions
     async def add_decision(self, decision: Decision) -> None:
         """Keep a decision record."""
+        row = (decision.id, decision.trace_id, decision.utterance_id, decision.ts.isoformat(), decision.outcome.value,
+               decision.source.value if decision.source else None, decision.model_dump_json())
+
         def _add() -> None:
-            self.db.table("decisions").insert(
-                {"id": decision.id, "trace_id": decision.trace_id, "utterance_id": decision.utterance_id,
-                 "ts": decision.ts.isoformat(), "outcome": decision.outcome.value,
-                 "source": decision.source.value if decision.source else None,
-                 "record": decision.model_dump_json()},
-                pk="id", replace=True,
-            )
+            # Plain SQL: sqlite-utils' insert introspects the table on every call, on the hot path of each command.
+            self.db.execute("INSERT OR REPLACE INTO decisions (id, trace_id, utterance_id, ts, outcome, source, "
+                            "record) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
         await self._call(_add)
 
     async def decisions(self, trace_id: str | None = None, limit: int = 100) -> list[Decision]:
