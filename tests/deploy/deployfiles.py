@@ -21,8 +21,9 @@ OUR_PREFIXES = ("autoglm_edge_", "autoglm_cloud_", "autoglm_planner_")
 #: The one exempt group: GPU metrics only the NVIDIA DCGM exporter exports, which need a GPU to exist.
 DCGM_PREFIX = "DCGM_FI_"
 METRIC_RE = re.compile(r"\b(?:autoglm_(?:edge|cloud|planner)_[a-z0-9_]+|DCGM_FI_[A-Z0-9_]+)\b")
-#: Grafana variables and what the tests put in their place.
-GRAFANA_VARS = {"$__rate_interval": "15s", "$edge": ".*", "$cloud": ".*"}
+#: Grafana variables and what the tests put in their place: every edge and cloud ("All"), and a rate window that
+#: covers the live test's whole traffic (Grafana makes $__rate_interval at least 4 scrape intervals).
+GRAFANA_VARS = {"$__rate_interval": "1m", "$edge": ".*", "$cloud": ".*"}
 
 
 @dataclass(frozen=True)
