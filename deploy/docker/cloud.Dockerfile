@@ -3,7 +3,7 @@
 #   docker build -f deploy/docker/cloud.Dockerfile -t autoglm-cloud .
 # Run it with a GPU: `docker run --gpus all ...` (or the compose file's device reservation); without one the
 # planner falls back to the CPU (`OPEN_AUTOGLM_PLANNER__DEVICE=auto`). amd64 only: the CUDA build of torch.
-# Settings come from the environment (OPEN_AUTOGLM_CLOUD__*, OPEN_AUTOGLM_PLANNER__*, cloud/settings.py).
+# Settings come from environment variables (the cloud and planner tables of cloud/settings.py).
 
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS build
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -3,7 +3,7 @@
 # Multi-arch: every instruction is architecture-independent (onnxruntime and tokenizers ship amd64 and arm64
 # wheels), so one command builds both:
 #   docker buildx build --platform linux/amd64,linux/arm64 -f deploy/docker/edge.Dockerfile -t autoglm-edge .
-# Settings come from the environment (OPEN_AUTOGLM_EDGE__*, edge/config.py) or a TOML file (--config).
+# Settings come from environment variables (edge/config.py) or a TOML file (--config).
 
 FROM python:3.12-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

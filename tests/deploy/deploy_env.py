@@ -15,7 +15,7 @@ from edge.config import EdgeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-ENV_NAME = re.compile(r"OPEN_AUTOGLM_[A-Z0-9_]+")
+ENV_NAME = re.compile(r"OPEN_AUTOGLM_[A-Z0-9_]*[A-Z0-9]")
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
