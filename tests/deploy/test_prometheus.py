@@ -57,3 +57,21 @@ def test_a_broken_rule_fails_promtool(tmp_path) -> None:  # type: ignore[no-unty
     bad.write_text("groups:\n  - name: bad\n    rules:\n      - alert: Bad\n        expr: rate(up[5m]\n")
     done = subprocess.run([promtool(), "check", "rules", str(bad)], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
+
+
+def _seconds(duration: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for unit in ("ms", "s", "m", "h"):
+        if duration.endswith(unit) and duration[: -len(unit)].isdigit():
+            return float(duration[: -len(unit)]) * units[unit]
+    raise AssertionError(f"unexpected duration {duration!r}")
+
+
+def test_five_failed_health_checks_match_the_scrape_interval() -> None:
+    """`for:` of the health alert = 4 scrape intervals: it fires at the 5th failed scrape in a row."""
+    import yaml
+
+    interval = _seconds(yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["global"]["scrape_interval"])
+    rule = next(r for r in alert_rules() if r.get("alert") == "AutoglmHealthChecksFailing")
+    assert _seconds(rule["for"]) == 4 * interval, (rule["for"], interval)
+    assert "up{" in rule["expr"] and "== 0" in rule["expr"]
