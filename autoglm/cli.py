@@ -25,6 +25,10 @@ app.add_typer(intent_app, name="intent")
 
 HostOpt = Annotated[str, typer.Option(help="MQTT broker host.", envvar="OPEN_AUTOGLM_EDGE__MQTT__HOST")]
 PortOpt = Annotated[int, typer.Option(help="MQTT broker port.", envvar="OPEN_AUTOGLM_EDGE__MQTT__PORT")]
+UserOpt = Annotated[str | None, typer.Option(help="MQTT username (a broker that refuses anonymous clients).",
+                                             envvar="OPEN_AUTOGLM_MQTT_USERNAME")]
+PasswordOpt = Annotated[str | None, typer.Option(help="MQTT password (prefer the environment variable).",
+                                                 envvar="OPEN_AUTOGLM_MQTT_PASSWORD")]
 LogOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
 
 
@@ -74,13 +78,15 @@ def devices_simulate(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 1883,
     discovery_prefix: Annotated[str, typer.Option(help="Home Assistant discovery prefix.")] = "homeassistant",
+    username: UserOpt = None,
+    password: PasswordOpt = None,
     log_level: LogOpt = "info",
 ) -> None:
     """Run the simulated home: lights, plugs, thermostat, cover, lock, vacuum, media player, sensors."""
     from autoglm.simhome import run_forever
 
     setup_logging(log_level)
-    run_async(run_forever(host, port, discovery_prefix=discovery_prefix))
+    run_async(run_forever(host, port, discovery_prefix=discovery_prefix, username=username, password=password))
 
 
 @edge_app.command("run")
@@ -115,13 +121,16 @@ def edge_say(
     token: Annotated[str | None, typer.Option("--confirm-token",
                                               help="Go ahead with a held request (the token it answered with).")
                      ] = None,
+    username: UserOpt = None,
+    password: PasswordOpt = None,
 ) -> None:
     """Send a command to a running edge over MQTT and print its answer."""
     from edge.say import say
 
     try:
         decision = say(text, edge_id=edge_id, host=host, port=port, language=language, timeout=timeout,
-                       confirmed=confirm, area=area, user=user, confirm_token=token)
+                       confirmed=confirm, area=area, user=user, confirm_token=token, username=username,
+                       password=password)
     except AutoGLMError as exc:
         fail(str(exc))
     # the reply quotes the user, device names and the cloud planner: none of it may drive the terminal

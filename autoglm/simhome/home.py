@@ -40,7 +40,7 @@ def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
 class DeviceLink:
     """One simulated device on its own MQTT connection, with a last will of `offline`."""
 
-    def __init__(self, device: SimDevice, prefix: str) -> None:
+    def __init__(self, device: SimDevice, prefix: str, login: tuple[str, str | None] | None = None) -> None:
         self.device = device
         self.topics = device.topics
         self.prefix = prefix
@@ -54,6 +54,8 @@ class DeviceLink:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"autoglm-sim-{device.device_id}-{uuid.uuid4().hex[:6]}"
         )
+        if login is not None:  # a broker that refuses anonymous clients (deploy/mosquitto: user autoglm-sim)
+            self.client.username_pw_set(*login)
         self.client.will_set(self.topics.availability, "offline", qos=_QOS, retain=True)
         self.client.max_queued_messages_set(MAX_QUEUED)
         self.client.reconnect_delay_set(1, 5)
@@ -184,11 +186,14 @@ class SimulatedHome:
         discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX,
         sensor_interval: float = 5.0,
         cover_speed: float = 100.0,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.pace = Pace(sensor_interval=sensor_interval, cover_speed=cover_speed)
         chosen = default_home() if devices is None else devices
-        self._links = {device.device_id: DeviceLink(device, discovery_prefix) for device in chosen}
+        login = (username, password) if username else None
+        self._links = {device.device_id: DeviceLink(device, discovery_prefix, login) for device in chosen}
         if len(self._links) != len(chosen):
             raise ConfigError("simulated device ids must be unique")
         self._lifecycle = threading.Lock()
@@ -286,9 +291,10 @@ class SimulatedHome:
         self._link(device_id).remove(timeout=5.0)
 
 
-async def run_forever(host: str, port: int, *, discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX) -> None:
+async def run_forever(host: str, port: int, *, discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX,
+                      username: str | None = None, password: str | None = None) -> None:
     """Run the default home until cancelled, then take every device offline cleanly."""
-    home = SimulatedHome(host, port, discovery_prefix=discovery_prefix)
+    home = SimulatedHome(host, port, discovery_prefix=discovery_prefix, username=username, password=password)
     try:
         await asyncio.to_thread(home.start)
         await asyncio.Event().wait()
