@@ -69,6 +69,10 @@ class EdgeSettings(BaseModel):
                                    description="intent model directory; None serves template matches only")
     model_poll_s: float = Field(default=2.0, gt=0, description="how often the model directory is checked")
     model_threads: int = Field(default=1, ge=1, description="ONNX Runtime intra-op threads")
+    model_versions_kept: int = Field(default=3, ge=2, description="rolled-out model versions kept under "
+                                     "<data_dir>/models (the active and the previous one always)")
+    model_download_timeout_s: float = Field(default=60.0, gt=0, description="network timeout of a roll-out's "
+                                            "file download from edge.cloud.url")
     confirmation_ttl_s: float = Field(default=120.0, gt=0, description="how long a confirmation token is valid")
     confirm_timeout_s: float = Field(default=3.0, gt=0, description="how long a device has to confirm")
     max_concurrent_utterances: int = Field(default=64, ge=1)
@@ -92,6 +96,11 @@ class EdgeSettings(BaseModel):
     def db_path(self) -> Path:
         """The twin/registry/decision database."""
         return self.data_dir / "edge.db"
+
+    @property
+    def models_root(self) -> Path:
+        """Where rolled-out model versions and active.json live."""
+        return self.data_dir / "models"
 
     @property
     def client_id(self) -> str:

@@ -25,6 +25,7 @@ from edge.http import create_app
 from edge.intents import IntentHandlers
 from edge.load import SystemLoad
 from edge.metrics import EdgeMetrics
+from edge.model_rollout import HttpFetcher, ModelRollout, active_dir
 from edge.model_stage import ModelStage
 from edge.monitor import Alert, Monitor
 from edge.mqtt import Message, PahoBus
@@ -44,6 +45,7 @@ from shared.discovery import COMPONENTS, DiscoveryConfig, parse_discovery
 from shared.envelope import Envelope
 from shared.errors import AutoGLMError, PayloadError, StorageError, TopicError
 from shared.payloads import DeviceErrorEvent
+from shared.rollout import ACTIVATED_EVENT, ORDER_TYPE, REJECTED_EVENT, ModelOrder
 from shared.topics import EdgeChannel, discovery_filters, edge_topic, parse_discovery_topic
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,16 @@ class EdgeDaemon:
         self.handlers = IntentHandlers(self.registry, self.twins.values)
         self.executor = Executor(self.bus, self.twins, timeout_s=settings.confirm_timeout_s,
                                  slow_timeout_s=max(settings.confirm_timeout_s, 30.0))
-        self.model = ModelStage(self.registry, settings.model_dir, threads=settings.model_threads)
+        # A version rolled out from the cloud (<data_dir>/models/active.json) outlives a restart.
+        self.model = ModelStage(self.registry, active_dir(settings.models_root) or settings.model_dir,
+                                threads=settings.model_threads)
+        self._fetcher: HttpFetcher | None = None
+        if settings.cloud.url is not None and settings.cloud.token is not None:
+            self._fetcher = HttpFetcher(settings.cloud.url, settings.cloud.token,
+                                        timeout_s=settings.model_download_timeout_s)
+        self.rollout = ModelRollout(settings.models_root, self.model, self._fetcher,
+                                    keep=settings.model_versions_kept, on_outcome=self._on_model_outcome)
+        self._models_topic = edge_topic(settings.edge_id, EdgeChannel.MODELS)
         self.uplink = Uplink(settings.edge_id, self.uplink_bus, self.registry, self.twins, self.store, self.executor,
                              heartbeat_s=settings.uplink.heartbeat_s, outbox_batch=settings.uplink.outbox_batch)
         self.uplink.on_storage_error = lambda _exc: self.metrics.storage_errors.labels("uplink").inc()
@@ -146,12 +157,14 @@ class EdgeDaemon:
                                                          max_messages=self.settings.uplink.outbox_max,
                                                          on_drop=self.metrics.outbox_dropped.inc)
             self.metrics.outbox.set_function(self.uplink.outbox.__len__)
+        await self.uplink_bus.subscribe(self._models_topic)  # retained: the latest order arrives on connect
         await self.uplink.start()
         await self.bus.start(timeout=connect_timeout)
         # A separate cloud broker that is down must not stop the edge from serving its home.
         await self.uplink_bus.start(timeout=connect_timeout if self.settings.uplink.mqtt is None else None)
         await asyncio.to_thread(self.template.warm_up)
         await asyncio.to_thread(self.model.reload_if_changed)
+        self.metrics.set_model_version(self.model.status().version)
         self._warm = True
         log.info("edge started", extra={"edge_id": self.settings.edge_id, "devices": len(self.registry)})
 
@@ -177,6 +190,8 @@ class EdgeDaemon:
         await self.uplink.stop()
         if self.cloud is not None:
             await self.cloud.aclose()
+        if self._fetcher is not None:
+            await self._fetcher.aclose()
         if self.fallback is not None:
             await asyncio.to_thread(self.fallback.close)
         await self.uplink_bus.stop()
@@ -202,8 +217,30 @@ class EdgeDaemon:
             await asyncio.sleep(self.settings.model_poll_s)
             if await asyncio.to_thread(self.model.reload_if_changed):
                 log.info("intent model active", extra={"version": self.model.status().version})
-                if self.cache is not None:  # entries of the old model can no longer match: free their space
-                    await asyncio.to_thread(self.cache.invalidate_versions, self.pipeline.versions())
+                await self._model_changed()
+
+    async def _model_changed(self) -> None:
+        self.metrics.set_model_version(self.model.status().version)
+        if self.cache is not None:  # entries of the old model can no longer match: free their space
+            await asyncio.to_thread(self.cache.invalidate_versions, self.pipeline.versions())
+
+    def _on_model_outcome(self, outcome: str, version: str | None) -> None:
+        self.metrics.model_rollouts.labels(outcome).inc()
+        self.metrics.set_model_version(version)
+
+    async def _handle_model_order(self, order: ModelOrder, envelope: Envelope, message: Message) -> None:
+        """Carry out a roll-out order off the routing loop; acknowledged once done (a crash gets it again)."""
+        try:
+            result = await self.rollout.handle(order, envelope.id)
+            if result is not None:
+                if result.changed:
+                    await self._model_changed()
+                await self.uplink.event(REJECTED_EVENT if result.reason else ACTIVATED_EVENT,
+                                        result.model_dump(mode="json"), envelope.trace_id)
+        except Exception:  # the daemon stays up whatever one order does
+            log.exception("model order failed", extra={"trace_id": envelope.trace_id, "order_id": envelope.id})
+        finally:
+            message.ack()
 
     async def _serve_http(self) -> None:
         app = create_app(self.metrics, self.readiness, self.describe_devices, self.degraded, self.confirm)
@@ -286,6 +323,16 @@ class EdgeDaemon:
             self.metrics.messages.labels("utterance").inc()
             utterance = self._parse_utterance(message.payload)
             self._spawn(self._handle_utterance(utterance, message))
+            return
+        if topic == self._models_topic:
+            self.metrics.messages.labels("model_order").inc()
+            if not message.payload:  # the cloud cleared its retained order
+                message.ack()
+                return
+            envelope = decode(Envelope, message.payload)
+            if envelope.type != ORDER_TYPE:
+                raise PayloadError(f"models channel carries {ORDER_TYPE!r}, not {envelope.type!r}", field="type")
+            self._spawn(self._handle_model_order(validate(ModelOrder, envelope.payload), envelope, message))
             return
         if topic == self.uplink.desired_topic:
             self.metrics.messages.labels("twin").inc()

@@ -42,3 +42,13 @@ class EdgeMetrics:
                                        registry=r)
         self.storage_errors = Counter("autoglm_edge_storage_errors", "Writes a local database refused (a full "
                                       "disk, a broken file), by what was being written", ["what"], registry=r)
+        self.model_rollouts = Counter("autoglm_edge_model_rollouts", "Model orders from the cloud, by outcome "
+                                      "(activated, rolled_back, unchanged, rejected)", ["outcome"], registry=r)
+        self.model_info = Gauge("autoglm_edge_model_info", "1 for the intent model version serving", ["version"],
+                                registry=r)
+
+    def set_model_version(self, version: str | None) -> None:
+        """Show only the version now serving."""
+        self.model_info.clear()
+        if version is not None:
+            self.model_info.labels(version).set(1)

@@ -108,6 +108,30 @@ class ModelStage:
             self._model, self._error = model, None
             return True
 
+    @property
+    def directory(self) -> Path | None:
+        """The directory the model is loaded from."""
+        return self._dir
+
+    def prepare(self, model_dir: Path) -> IntentModel:
+        """Load and smoke-test a model without serving it; ModelError names what is wrong. Blocking."""
+        model = IntentModel.load(model_dir, threads=self._threads)
+        try:
+            model.predict("turn on the kitchen light")
+        except Exception as exc:  # onnxruntime's own errors: a graph that loads but cannot run
+            raise ModelError(f"model {model.version} fails a test prediction: {str(exc).splitlines()[0]}") from None
+        return model
+
+    def install(self, model: IntentModel) -> None:
+        """Serve `model` and watch its directory from now on (a roll-out's atomic switch)."""
+        try:
+            st = (model.model_dir / "manifest.json").stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        with self._lock:
+            self._dir, self._model, self._error, self._stamp = model.model_dir, model, None, stamp
+
     def match(self, text: str, language: str, area: str | None = None) -> IntentMatch | None:
         """A confident, resolvable prediction as an IntentMatch; None means not mine."""
         model = self._model
