@@ -16,7 +16,8 @@ from cloud.api.body_limit import BodyLimit
 from cloud.api.deps import TRACE_HEADER, Services
 from cloud.api.errors import install_error_handlers
 from cloud.auth import Authenticator
-from cloud.edge_link import DesiredPublisher, EdgeCommandSender
+from cloud.edge_link import DesiredPublisher, EdgeCommandSender, ModelOrderPublisher
+from cloud.edge_models import MqttModelOrders
 from cloud.fleet import Planner
 from cloud.metrics import CloudMetrics
 from cloud.plans import ExecutorFactory, PlanService, UnavailablePlanner, Validator
@@ -52,7 +53,7 @@ def create_app(settings: CloudSettings, *, store: Store | None = None, planner: 
                commander: EdgeCommandSender | None = None, executor_factory: ExecutorFactory | None = None,
                desired_publisher: DesiredPublisher | None = None, metrics: CloudMetrics | None = None,
                validator: Validator | None = None, planner_factory: PlannerFactory | None = None,
-               link_factory: LinkFactory | None = None) -> FastAPI:
+               link_factory: LinkFactory | None = None, model_orders: ModelOrderPublisher | None = None) -> FastAPI:
     """The cloud API. The app opens and closes `store`; `planner.start()` and `aclose()` (or `close()`) run if present.
 
     `planner_factory()` (used when `planner` is None) is entered as an async context for the app's lifetime,
@@ -60,13 +61,14 @@ def create_app(settings: CloudSettings, *, store: Store | None = None, planner: 
     "unavailable". `link_factory(store)` (e.g. `cloud.mqtt_link.open_mqtt_link` bound to settings) yields an object
     with `commander`, `sync` (desired publisher) and `executor()`; when it fails the API runs without them.
     Without a planner, `POST /v1/plan` answers 503; without an executor factory, runs answer 503; without a
-    commander, commands answer 503. `validator` defaults to `cloud.planner.validate.validate_plan`.
+    commander, commands answer 503; without `model_orders` (nor a link), model roll-out orders answer 503.
+    `validator` defaults to `cloud.planner.validate.validate_plan`.
     """
     metrics = metrics or CloudMetrics()
     store = store if store is not None else SqliteStore(settings.db_path)
     plans = PlanService(store, metrics, planner=planner, executor_factory=executor_factory, validator=validator)
     services = Services(settings=settings, store=store, auth=Authenticator(store), plans=plans, metrics=metrics,
-                        commander=commander, desired_publisher=desired_publisher)
+                        commander=commander, desired_publisher=desired_publisher, model_orders=model_orders)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +89,7 @@ def create_app(settings: CloudSettings, *, store: Store | None = None, planner: 
             else:
                 services.commander = services.commander or link.commander
                 services.desired_publisher = services.desired_publisher or link.sync
+                services.model_orders = services.model_orders or MqttModelOrders(link.bus)
                 plans.executor_factory = plans.executor_factory or link.executor
         if planner is not None:
             try:  # the planner honours lazy loading itself: start() then only starts its loop

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from cloud.fleet import Device
+from shared.envelope import Envelope
 from shared.twin import TwinValue
 
 
@@ -21,6 +22,14 @@ class EdgeCommandSender(Protocol):
 
         Raises TransportError when the edge or broker cannot be reached, DeviceTimeoutError on no answer.
         """
+        ...
+
+
+class ModelOrderPublisher(Protocol):
+    """Hands an edge its model roll-out order (retained, so an offline edge gets the latest one)."""
+
+    async def publish_order(self, edge_id: str, envelope: Envelope) -> None:
+        """Publish the order; raises TransportError when the broker does not take it."""
         ...
 
 

@@ -59,7 +59,14 @@ class CloudSettings(BaseModel):
     mqtt_enabled: bool = Field(default=True, description="run the twin sync and edge commands over MQTT")
     command_timeout_s: float = Field(default=10.0, gt=0, description="how long a command to an edge may take")
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="larger request bodies get 413 unread")
+    edge_models_dir: Path | None = Field(default=None, description="edge intent model versions offered for "
+                                         "roll-out, one directory per version; default: edge-models/ next to db_path")
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
+
+    @property
+    def edge_models_root(self) -> Path:
+        """Where the offered edge model versions are."""
+        return self.edge_models_dir or self.db_path.parent / "edge-models"
 
 
 class _Env(BaseSettings):

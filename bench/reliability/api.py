@@ -42,6 +42,7 @@ from bench.reliability.api_matrix import (
     SITE_B,
     Endpoint,
     other_site_expected,
+    seed_edge_model,
 )
 from bench.reliability.procs import Mosquitto
 from bench.reliability.scenario import Scenario
@@ -250,6 +251,7 @@ async def api_under_test(workdir: Path, *, planner: bool = True,
         async with app.router.lifespan_context(app):
             await seed(store)
             await add_plan(store, EDGE_B, SITE_B)
+            seed_edge_model(settings.edge_models_root)
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://cloud.test", timeout=60) as client:
                 yield ApiUnderTest(app, store, client)

@@ -8,7 +8,9 @@ as the statuses a caller should see, so a change to either shows up as a mismatc
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ROLES = ("admin", "operator", "viewer", "auditor", "edge")
@@ -16,6 +18,8 @@ SITE_A, SITE_B = "site-a", "site-b"
 EDGE_A, EDGE_B = "edge-a", "edge-b"
 DEVICE_A = "light.kitchen"
 FLEET_READERS = ("admin", "operator", "viewer", "edge")
+#: The edge model version `seed_edge_model` offers (a manifest and one small file: the cloud never loads it).
+MODEL_VERSION = "rbac-model"
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,8 @@ class Endpoint:
     body: dict[str, Any] | None = None
 
     def url(self, ids: dict[str, str]) -> str:
-        """The path with `{edge_id}`, `{device_id}`, `{plan_id}` and `{token_id}` filled in."""
-        return self.path.format(**ids)
+        """The path with `{edge_id}`, `{device_id}`, `{plan_id}`, `{token_id}`, `{version}`, `{name}` filled in."""
+        return self.path.format(**{"version": MODEL_VERSION, "name": "manifest.json", **ids})
 
     @property
     def protected(self) -> bool:
@@ -39,7 +43,8 @@ class Endpoint:
     @property
     def on_site_a(self) -> bool:
         """True for routes that act on one site-A resource: other-site tokens must not learn it exists."""
-        return self.protected and (self.path == "/v1/plan" or ("{" in self.path and "token_id" not in self.path))
+        return self.protected and (self.path == "/v1/plan" or ("{" in self.path and "token_id" not in self.path
+                                                                and not self.path.startswith("/v1/edge-models")))
 
 
 def statuses(ok: int, allowed: tuple[str, ...]) -> dict[str, int]:
@@ -59,6 +64,10 @@ MATRIX = (
     Endpoint("GET", "/v1/edges/{edge_id}", statuses(200, FLEET_READERS)),
     Endpoint("POST", "/v1/edges/{edge_id}/heartbeat", statuses(200, ("admin", "edge"))),
     Endpoint("POST", "/v1/edges/{edge_id}/commands", statuses(202, ("admin", "operator")), {"text": "lights off"}),
+    Endpoint("POST", "/v1/edges/{edge_id}/models", statuses(202, ("admin", "operator")),
+             {"action": "activate", "version": MODEL_VERSION}),
+    Endpoint("GET", "/v1/edge-models", statuses(200, FLEET_READERS)),
+    Endpoint("GET", "/v1/edge-models/{version}/files/{name}", statuses(200, FLEET_READERS)),
     Endpoint("GET", "/v1/devices", statuses(200, FLEET_READERS)),
     Endpoint("GET", "/v1/devices/{device_id}", statuses(200, FLEET_READERS)),
     Endpoint("PATCH", "/v1/devices/{device_id}/twin/desired", statuses(200, ("admin", "operator")),
@@ -73,6 +82,20 @@ MATRIX = (
 )
 PROTECTED = tuple(e for e in MATRIX if e.protected)
 ON_SITE_A_RESOURCE = tuple(e for e in MATRIX if e.on_site_a)
+
+
+def seed_edge_model(root: Path) -> None:
+    """Offer MODEL_VERSION under `root` (the cloud's edge_models_root), so the model routes have a version."""
+    directory = root / MODEL_VERSION
+    if (directory / "manifest.json").exists():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "weights.bin").write_bytes(b"\0" * 16)
+    manifest = {"format_version": 1, "version": MODEL_VERSION, "created": "2026-12-05T00:00:00Z", "languages": ["en"],
+                "intents": ["HassTurnOn", "out_of_scope"], "slot_labels": ["O"], "model_file": "weights.bin",
+                "thresholds": {"default": 0.5, "high_risk": 0.8}, "data_hash": "seed",
+                "files": {"weights.bin": "374708fff7719dd5979ec875d56cd2286f6d3cf7ec317a3b25632aab28ec37bb"}}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
 
 
 def other_site_expected(endpoint: Endpoint, role: str) -> int:

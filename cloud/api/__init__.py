@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.api import audit, commands, devices, edges, health, plans, tokens
+from cloud.api import audit, commands, devices, edges, health, models, plans, tokens
 
 ROUTERS: tuple[APIRouter, ...] = (health.router, tokens.router, edges.router, devices.router, commands.router,
-                                  plans.router, audit.router)
+                                  models.router, plans.router, audit.router)

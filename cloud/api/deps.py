@@ -10,7 +10,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cloud.auth import Authenticator, Permission, Principal
-from cloud.edge_link import DesiredPublisher, EdgeCommandSender
+from cloud.edge_link import DesiredPublisher, EdgeCommandSender, ModelOrderPublisher
 from cloud.metrics import CloudMetrics
 from cloud.plans import PlanService
 from cloud.settings import CloudSettings
@@ -34,6 +34,7 @@ class Services:
     metrics: CloudMetrics
     commander: EdgeCommandSender | None = None
     desired_publisher: DesiredPublisher | None = None
+    model_orders: ModelOrderPublisher | None = None
 
 
 def get_services(request: Request) -> Services:

@@ -10,9 +10,18 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from bench.reliability.api_matrix import MATRIX, ON_SITE_A_RESOURCE, PROTECTED, ROLES, Endpoint, other_site_expected
+from bench.reliability.api_matrix import (
+    MATRIX,
+    ON_SITE_A_RESOURCE,
+    PROTECTED,
+    ROLES,
+    Endpoint,
+    other_site_expected,
+    seed_edge_model,
+)
 from cloud.api import ROUTERS
 from cloud.auth import Principal, Role
+from shared.envelope import Envelope
 from shared.plan import PlanRequest
 from tests.cloud.conftest import EDGE_A, SITE_A, SITE_B, Cloud
 
@@ -23,8 +32,16 @@ class Sender:
         return None
 
 
+class Orders:
+    async def publish_order(self, edge_id: str, envelope: Envelope) -> None:
+        return None
+
+
 async def fresh_ids(cloud: Cloud) -> dict[str, str]:
-    """A new proposed plan and a new victim token, so runs, cancels and revokes can repeat."""
+    """A new proposed plan and a new victim token, so runs, cancels and revokes can repeat; an edge model on offer."""
+    services = cloud.app.state.services
+    seed_edge_model(services.settings.edge_models_root)
+    services.model_orders = services.model_orders or Orders()
     plans = cloud.app.state.services.plans
     plan = await plans.propose(PlanRequest(text="lights off", edge_id=EDGE_A), Principal("seed", Role.ADMIN),
                                trace_id="seed")
