@@ -22,6 +22,7 @@ from cloud.store import EdgeRecord, MergeResult, TwinRecord
 from shared.codec import decode, encode, validate
 from shared.envelope import Envelope, new_id, utcnow
 from shared.errors import AutoGLMError, ContractError, NotFoundError, TransportError
+from shared.rollout import ACTIVATED_EVENT, REJECTED_EVENT
 from shared.sync import ApplyResult, DeviceCommand, DeviceInfo, EdgeStatus, FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_filter, edge_topic, parse_edge_topic
 from shared.twin import TwinDelta, TwinValue
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_GRACE = 3
 #: Envelope types an edge sends on its events channel that the cloud keeps in its audit log (once per message id).
 EDGE_EVENT_PREFIX = "edge."
+#: The edge's answers to model roll-out orders, kept in the audit log too (`GET /v1/audit?action=model.activated`).
+MODEL_EVENTS = frozenset({ACTIVATED_EVENT, REJECTED_EVENT})
 
 
 class TwinStore(Protocol):
@@ -231,7 +234,7 @@ class TwinSync:
             result = validate(ApplyResult, envelope.payload)
             for listener in self._listeners:
                 listener.applied(edge_id, result, envelope.trace_id)
-        elif kind.startswith(EDGE_EVENT_PREFIX):  # decisions, alerts, breaker changes, outbox overflow reports
+        elif kind.startswith(EDGE_EVENT_PREFIX) or kind in MODEL_EVENTS:  # decisions, alerts, breaker, overflow
             self.stats["events"] += 1
             await self._audit(kind, f"edge:{edge_id}", edge_id, envelope.trace_id,
                               {"message_id": envelope.id, "source": envelope.source, **envelope.payload})
