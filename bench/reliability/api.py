@@ -35,6 +35,7 @@ from bench.reliability.api_matrix import (
     EDGE_A,
     EDGE_B,
     MATRIX,
+    MODEL_VERSION,
     ON_SITE_A_RESOURCE,
     PROTECTED,
     ROLES,
@@ -121,8 +122,10 @@ def run_fuzz(db: Path, cases: int, seed_: int, *, error_handlers: bool = True) -
         await store.open()
         try:
             await seed(store)
+            seed_edge_model(settings.edge_models_root)
             return {"admin": await add_token(store, "admin"), "edge_id": EDGE_A, "device_id": DEVICE_A,
-                    "plan_id": await add_plan(store), "token_id": parse_token(await add_token(store, "viewer"))[0]}
+                    "plan_id": await add_plan(store), "token_id": parse_token(await add_token(store, "viewer"))[0],
+                    "version": MODEL_VERSION, "name": "manifest.json"}
         finally:
             await store.close()
 
