@@ -166,9 +166,14 @@ def _structure(found: Mentions, node: Any, where: str) -> None:
     # a container (Kubernetes) or a compose service built from our images: ENTRYPOINT is `autoglm`
     if _ours(node.get("image")) or (isinstance(node.get("build"), dict)
                                     and "deploy/docker/" in str(node["build"].get("dockerfile", ""))):
-        given = node.get("command") if node.get("command") is not None else node.get("args")
+        # Kubernetes (a container has a `name`): `command` replaces the ENTRYPOINT, `args` follow it.
+        # Compose: `entrypoint` replaces it, `command` follows it. A replaced entrypoint is left to the text scan.
+        if "name" in node:
+            given = node.get("args") if node.get("command") is None else None
+        else:
+            given = node.get("command") if node.get("entrypoint") is None else None
         explicit = given[0] if isinstance(given, list) and given else str(given or "").split(" ")[0]
-        if node.get("entrypoint") is None and given is not None and explicit != "autoglm":  # else the text scan
+        if given is not None and explicit != "autoglm":
             found.command(given if isinstance(given, list) else shlex.split(str(given)), where)
     # env: Kubernetes `- name: X / value: V`, compose `environment: {X: V}` or ["X=V"], ConfigMap data
     if isinstance(node.get("name"), str) and node["name"].startswith("OPEN_AUTOGLM_") and "value" in node:

@@ -160,6 +160,18 @@ groups:
 """,
     "README.md": "Set `edge.http.prot` and run `autoglm edge fly`; `autoglm_planner_queue_depth_total` shows it.\n",
     "edge.toml": "[edge]\nedge_id = 'x'\n[edge.mqtt]\nhots = 'broker'\n",
+    "daemonset.yaml": """
+spec:
+  template:
+    spec:
+      containers:
+        - name: edge
+          image: registry.example.com/autoglm/edge:0.1.0
+          args: ["edge", "jump"]
+        - name: seed
+          image: registry.example.com/autoglm/edge:0.1.0
+          command: ["sh", "-c", "autoglm edge run --bogus 1"]
+""",
     "edge.Dockerfile": 'FROM python:3.12-slim\nEXPOSE 8090\nENTRYPOINT ["autoglm"]\nCMD ["edge", "ran"]\n',
 }
 
@@ -188,13 +200,14 @@ def test_bad_env_names_are_caught(bad: Mentions) -> None:
 
 def test_bad_ports_and_paths_are_caught(bad: Mentions) -> None:
     ports = "\n".join(port_problems(bad))
+    assert "'sh'" not in "\n".join(cli_problems(bad))  # a Kubernetes `command` replaces the entrypoint
     assert "port 8089" in ports and "port 8090" in ports and "port 8081" not in ports
     assert "/healthy" in "\n".join(path_problems(bad))
 
 
 def test_bad_commands_are_caught(bad: Mentions) -> None:
     text = "\n".join(cli_problems(bad))
-    for wrong in ("'walk'", "'fly'", "'ran'", "--prot"):
+    for wrong in ("'walk'", "'fly'", "'ran'", "--prot", "'jump'", "--bogus"):
         assert wrong in text, f"{wrong} not caught:\n{text}"
 
 
