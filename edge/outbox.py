@@ -128,17 +128,28 @@ class Outbox:
 
     def put(self, topic: str, payload: bytes) -> int:
         """Commit one message (dropping and counting the oldest beyond the bound); returns its sequence number."""
+        return self.put_many([(topic, payload)])
+
+    def put_many(self, messages: Sequence[tuple[str, bytes]]) -> int:
+        """Commit messages (topic, payload) in order in one transaction: one fsync for all (group commit). Drops and
+        counts the oldest beyond the bound; returns the last sequence number (0 for none)."""
+        if not messages:
+            return 0
         with self._lock:
             over = 0
-            with self._transaction("write to"):  # the message and the drops it causes commit together
-                cursor = self._db.execute(f"INSERT INTO {TABLE} (topic, payload) VALUES (?, ?)", (topic, payload))
-                over = self._count + 1 - self._max
+            with self._transaction("write to"):  # the messages and the drops they cause commit together
+                last = 0
+                for topic, payload in messages:
+                    cursor = self._db.execute(f"INSERT INTO {TABLE} (topic, payload) VALUES (?, ?)",
+                                              (topic, payload))
+                    last = int(cursor.lastrowid or 0)
+                over = self._count + len(messages) - self._max
                 if over > 0:
                     self._evict(over)
-            self._count += 1 - max(over, 0)
+            self._count += len(messages) - max(over, 0)
             if over > 0:
                 self._dropped(over)
-            return int(cursor.lastrowid or 0)
+            return last
 
     def _evict(self, over: int) -> None:
         """Drop the `over` oldest messages and count them per topic, inside the caller's transaction."""

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Devices per full-document message, so a large home stays under the codec's payload limit.
 FULL_CHUNK = 50
+#: Messages one outbox transaction takes from the group-commit queue.
+GROUP_COMMIT_MAX = 500
 #: Event type of the report of messages the outbox's overflow policy dropped (counts per topic).
 OVERFLOW_EVENT = "edge.outbox_overflow"
 
@@ -66,6 +68,8 @@ class Uplink:
         self.outbox_batch = outbox_batch
         self.on_storage_error: Callable[[StorageError], None] | None = None
         self._queued = asyncio.Event()  # set when the outbox has something new or the bus came back
+        self._puts: list[tuple[str, bytes, asyncio.Future[None]]] = []  # waiting for the outbox's next commit
+        self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Subscribe to the cloud's desired channel (before the bus connects)."""
@@ -303,8 +307,29 @@ class Uplink:
         if self.outbox is None:
             await self._bus.publish(topic, encode(envelope), qos=1)
             return
-        await asyncio.to_thread(self.outbox.put, topic, encode(envelope))
-        self._queued.set()
+        # Group commit: messages queued while the outbox commits go in its next transaction, one fsync for them all,
+        # so a burst of reports costs a few fsyncs, not one each. Each caller returns once its own message is in.
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._puts.append((topic, encode(envelope), done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_puts())
+        await done
+
+    async def _write_puts(self) -> None:
+        """Commit what `_send` queued, in order, in batches; each future learns whether its message is stored."""
+        while self._puts and self.outbox is not None:
+            batch, self._puts = self._puts[:GROUP_COMMIT_MAX], self._puts[GROUP_COMMIT_MAX:]
+            try:
+                await asyncio.to_thread(self.outbox.put_many, [(topic, payload) for topic, payload, _ in batch])
+            except Exception as exc:  # a StorageError (full disk) goes to each caller's _guard
+                for _t, _p, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _t, _p, done in batch:
+                if not done.done():
+                    done.set_result(None)
+            self._queued.set()
 
     async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
         try:

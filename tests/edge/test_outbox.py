@@ -120,3 +120,16 @@ def test_an_outbox_is_stamped_and_a_legacy_unstamped_one_is_adopted(tmp_path: Pa
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     check.close()
+
+
+def test_a_group_commit_keeps_order_applies_the_bound_and_is_one_transaction(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db", max_messages=5)
+    box.put("t", b"0")
+    commits: list[str] = []
+    box._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    last = box.put_many([("t", str(i).encode()) for i in range(1, 8)])
+    assert commits == ["COMMIT"]  # seven messages, one commit (one fsync)
+    assert [p.payload for p in box.peek()] == [b"3", b"4", b"5", b"6", b"7"] and last == box.peek()[-1].seq
+    assert box.dropped == 3 and len(box) == 5 and box.put_many([]) == 0
+    box.close()
+    assert [p.payload for p in Outbox(tmp_path / "outbox.db").peek()] == [b"3", b"4", b"5", b"6", b"7"]

@@ -286,3 +286,15 @@ async def test_the_drain_sends_in_order_in_batches_of_the_configured_size(rig: E
         drain.cancel()
         await asyncio.gather(drain, return_exceptions=True)
         outbox.close()
+
+
+async def test_concurrent_reports_share_outbox_commits_and_keep_their_order(rig: EdgeRig, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db", max_messages=1000)
+    commits: list[str] = []
+    outbox._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    rig.uplink.outbox = outbox
+    await asyncio.gather(*(rig.uplink.event("test.n", {"n": i}) for i in range(50)))
+    queued = [json.loads(p.payload)["payload"]["n"] for p in outbox.peek(100)]
+    assert queued == list(range(50))  # every caller returned after its own message was committed, in call order
+    assert 1 <= len(commits) < 50  # group commit: the calls queued during a commit share the next one
+    outbox.close()
