@@ -44,6 +44,8 @@ class EdgeMetrics:
                                       "disk, a broken file), by what was being written", ["what"], registry=r)
         self.model_rollouts = Counter("autoglm_edge_model_rollouts", "Model orders from the cloud, by outcome "
                                       "(activated, rolled_back, unchanged, rejected)", ["outcome"], registry=r)
+        for outcome in ("activated", "rolled_back", "unchanged", "rejected"):  # 0 until one happens, so alert
+            self.model_rollouts.labels(outcome)                                 # rules see a series from the start
         self.model_info = Gauge("autoglm_edge_model_info", "1 for the intent model version serving", ["version"],
                                 registry=r)
 

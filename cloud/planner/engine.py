@@ -54,6 +54,9 @@ class _Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.queue_depth = Gauge("autoglm_planner_queue_depth", "Requests waiting for a batch", registry=registry)
+        self.queue_capacity = Gauge("autoglm_planner_queue_capacity",
+                                    "Requests the queue holds before it answers 429 (planner.max_queue)",
+                                    registry=registry)
         self.batch_size = Histogram("autoglm_planner_batch_size", "Requests per model batch",
                                     buckets=_BATCH_BUCKETS, registry=registry)
         self.tokens_per_second = Gauge("autoglm_planner_tokens_per_second",
@@ -83,6 +86,7 @@ class PlannerEngine:
         self._max_stuck = max_stuck_batches
         self._clock = clock
         self._metrics = _Metrics(registry if registry is not None else CollectorRegistry())
+        self._metrics.queue_capacity.set(self._scheduler.policy.max_queue)
         self._runner: BatchRunner | None = None
         self._state: EngineStatus = "lazy"
         self._load_error: str | None = None
