@@ -101,8 +101,9 @@ def _roots() -> dict[str, tuple[type[BaseModel], frozenset[str]]]:
 def check_env_name(name: str) -> str | None:
     """None when OPEN_AUTOGLM_<...> is a variable the settings read (`FOO__` alone names a table)."""
     from cloud.settings import LAZY_LOAD_ENV
+    from tests.deploy.deploy_env import cli_env_vars
 
-    if name == LAZY_LOAD_ENV:
+    if name == LAZY_LOAD_ENV or name in cli_env_vars():
         return None
     rest = name.removeprefix("OPEN_AUTOGLM_")
     root, sep, tail = rest.partition("__")

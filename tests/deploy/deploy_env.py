@@ -34,9 +34,25 @@ def _has_path(model: type[BaseModel], parts: list[str]) -> bool:
     return sub is not None and _has_path(sub, parts[1:])
 
 
+def cli_env_vars() -> frozenset[str]:
+    """The environment variables the `autoglm` command's options read (e.g. OPEN_AUTOGLM_MQTT_USERNAME)."""
+    found: set[str] = set()
+
+    def walk(command: Any) -> None:
+        for param in getattr(command, "params", ()):
+            envvar = getattr(param, "envvar", None)
+            found.update([envvar] if isinstance(envvar, str) else envvar or ())
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(get_command(app))
+    return frozenset(found)
+
+
 def setting_exists(name: str) -> bool:
-    """Whether an OPEN_AUTOGLM_* environment variable sets a real field (pydantic ignores unknown ones)."""
-    if name == LAZY_LOAD_ENV:
+    """Whether an OPEN_AUTOGLM_* environment variable sets a real field (pydantic ignores unknown ones) or a CLI
+    option of the command the container runs."""
+    if name == LAZY_LOAD_ENV or name in cli_env_vars():
         return True
     roots: dict[str, type[BaseModel]] = {"OPEN_AUTOGLM_EDGE__": EdgeSettings, "OPEN_AUTOGLM_CLOUD__": CloudSettings,
                                          "OPEN_AUTOGLM_PLANNER__": PlannerSettings}
