@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
+import hashlib
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import uvicorn
@@ -58,6 +61,8 @@ ALERT_EVENT = "edge.alert"
 NOTIFY_EVENT = "edge.notify"
 #: Event type of a decision record sent to the cloud (who, what, where, source, outcome, trace_id).
 DECISION_EVENT = "edge.decision"
+#: State messages whose reports may wait for the outbox at once before the router waits for the oldest.
+ACK_BEHIND = 1000
 
 
 class EdgeDaemon:
@@ -113,6 +118,8 @@ class EdgeDaemon:
         self._subscribed: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent_utterances)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._storing: collections.deque[asyncio.Task[None]] = collections.deque()  # state messages, arrival order
+        self._storing_message: dict[asyncio.Task[None], Message] = {}
         self._warm = False
         self._http: uvicorn.Server | None = None
         self.http_port: int | None = None
@@ -185,6 +192,8 @@ class EdgeDaemon:
         """Finish in-flight utterances, disconnect, close the store."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.confirm_timeout_s + 1)
+        if self._storing:  # reports on their way into the outbox: their messages are acknowledged when stored
+            await asyncio.wait(list(self._storing), timeout=5)
         if self._http is not None:
             self._http.should_exit = True
         await self.uplink.stop()
@@ -344,11 +353,24 @@ class EdgeDaemon:
             await self._handle_discovery(topic, message.payload)
         elif bindings := self.registry.state_bindings(topic):
             self.metrics.messages.labels("state").inc()
+            reports: list[Coroutine[Any, Any, None]] = []
             for entity, binding in bindings:
                 values = entity.parse(binding, message.payload)
                 if not values:
                     continue
-                changed = await self.twins.report(entity.device_id, values)
+                mark = _mark(message, entity.device_id)
+                if message.dup and mark is not None and await self.store.applied(mark):
+                    # Applied before a stop, its report perhaps not queued (state messages are acknowledged only
+                    # once their reports are stored, and several may be pending): not a new change. The device's
+                    # committed values go up again under their versions, never this older message's values.
+                    rows = [r for r in await self.store.twin(entity.device_id)
+                            if r.prop in values and r.reported_version > 0]
+                    changed = {r.prop: r.reported_version for r in rows}
+                    values = {r.prop: r.reported for r in rows}
+                    if changed:
+                        reports.append(self.uplink.reported(entity.device_id, values, changed))
+                    continue
+                changed = await self.twins.report(entity.device_id, values, mark)
                 if not changed and message.dup:
                     # A redelivery that changes nothing: the edge may have stopped after committing the change and
                     # before queueing its report, so it is reported again under its committed versions (the cloud
@@ -357,7 +379,10 @@ class EdgeDaemon:
                                if r.prop in values and r.reported_version > 0}
                     values = {prop: values[prop] for prop in changed}
                 if changed:
-                    await self.uplink.reported(entity.device_id, values, changed)
+                    reports.append(self.uplink.reported(entity.device_id, values, changed))
+            if reports:
+                await self._ack_when_stored(reports, message)
+                return
         elif entities := self.registry.availability_entities(topic):
             self.metrics.messages.labels("availability").inc()
             await self._handle_availability(topic, entities, message.payload)
@@ -369,6 +394,37 @@ class EdgeDaemon:
         else:
             raise TopicError(f"no handler for topic {topic!r}")
         message.ack()
+
+    async def _ack_when_stored(self, reports: list[Coroutine[Any, Any, None]], message: Message) -> None:
+        """Acknowledge `message` once its reports to the cloud are in the outbox, without holding the router.
+
+        The twin is committed already; the reports wait for the outbox's next group commit while the router goes on
+        (a crash before the commit leaves the message unacknowledged: the broker redelivers it and the report is
+        made again). Acknowledgements keep arrival order; past ACK_BEHIND waiting messages the router waits.
+        """
+        task = asyncio.get_running_loop().create_task(self._reports(reports))
+        self._storing.append(task)
+        task.add_done_callback(lambda _t: self._ack_stored())
+        self._storing_message[task] = message
+        while len(self._storing) > ACK_BEHIND:
+            await asyncio.wait({self._storing[0]})
+
+    async def reports_stored(self) -> None:
+        """Wait until the reports of every state message handled so far are in the outbox (and acknowledged)."""
+        while self._storing:
+            await asyncio.wait(list(self._storing))
+
+    async def _reports(self, reports: list[Coroutine[Any, Any, None]]) -> None:
+        for report in reports:
+            try:
+                await report
+            except Exception:  # a defect: logged; the message is acknowledged all the same (never a stuck window)
+                log.exception("report to the cloud failed")
+
+    def _ack_stored(self) -> None:
+        """Acknowledge, in arrival order, every message whose reports are stored."""
+        while self._storing and self._storing[0].done():
+            self._storing_message.pop(self._storing.popleft()).ack()
 
     def _parse_utterance(self, payload: bytes) -> Utterance:
         data = parse_json(payload) if payload.lstrip()[:1] == b"{" else None
@@ -539,6 +595,14 @@ class EdgeDaemon:
         entities = self.registry.entities()
         self.metrics.devices.set(len(entities))
         self.metrics.devices_available.set(sum(1 for e in entities if e.available))
+
+
+def _mark(message: Message, device_id: str) -> str | None:
+    """What names one QoS 1 state message for one device across a redelivery (None when nothing can)."""
+    if message.qos == 0 or not message.mid:
+        return None
+    digest = hashlib.blake2b(message.payload, digest_size=8).hexdigest()
+    return f"{message.topic}\x1f{message.mid}\x1f{digest}\x1f{device_id}"
 
 
 async def run_daemon(settings: EdgeSettings) -> None:

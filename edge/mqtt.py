@@ -33,6 +33,7 @@ class Message:
     retain: bool
     _ack: Callable[[], None] = field(default=lambda: None, repr=False)
     dup: bool = False  # the broker sends it again: an earlier delivery was not acknowledged
+    mid: int = 0  # the packet id (QoS 1): a redelivery carries the id of the first delivery
 
     def ack(self) -> None:
         """Acknowledge to the broker (no-op for QoS 0); safe to call twice."""
@@ -230,7 +231,7 @@ class PahoBus:
             if qos > 0:
                 client.ack(mid, qos)
 
-        message = Message(msg.topic, bytes(msg.payload), qos, bool(msg.retain), ack, dup=bool(msg.dup))
+        message = Message(msg.topic, bytes(msg.payload), qos, bool(msg.retain), ack, dup=bool(msg.dup), mid=mid)
         # Backpressure: when the queue is full the network thread waits, so the broker holds the rest.
         while not self._room.acquire(timeout=0.5):
             if loop.is_closed() or self._stopping:

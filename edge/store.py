@@ -61,7 +61,14 @@ CREATE TABLE IF NOT EXISTS desired_accepted (
     version INTEGER NOT NULL,
     PRIMARY KEY (device_id, prop)
 );
+CREATE TABLE IF NOT EXISTS applied_messages (
+    seq INTEGER PRIMARY KEY,
+    mark TEXT NOT NULL UNIQUE
+);
 """
+#: Marks of applied QoS 1 state messages kept (a redelivery comes within the broker's in-flight window; packet ids
+#: of one session run sequentially to 65535, so none repeats among these).
+APPLIED_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +194,17 @@ class EdgeStore:
         return await self._call(_load)
 
     # twins
-    async def apply_reported(self, device_id: str, values: dict[str, Any]) -> dict[str, int]:
-        """Store reported values that changed; returns {prop: new version} for each change."""
-        return await self._call(self._apply, device_id, values, "reported")
+    async def apply_reported(self, device_id: str, values: dict[str, Any], mark: str | None = None) -> dict[str, int]:
+        """Store reported values that changed; returns {prop: new version} for each change. `mark` names the message
+        they came from (topic, packet id, payload digest, device): committed with them, so a redelivery of an
+        applied message is known (`applied`) and not taken for a new change."""
+        return await self._call(self._apply, device_id, values, "reported", None, mark)
+
+    async def applied(self, mark: str) -> bool:
+        """Whether the message `mark` names was applied (see apply_reported)."""
+        def _find() -> bool:
+            return self.db.execute("SELECT 1 FROM applied_messages WHERE mark = ?", (mark,)).fetchone() is not None
+        return await self._call(_find)
 
     async def apply_desired(self, device_id: str, values: dict[str, Any],
                             versions: dict[str, int] | None = None) -> dict[str, int]:
@@ -205,10 +220,14 @@ class EdgeStore:
         return await self._call(_load)
 
     def _apply(self, device_id: str, values: dict[str, Any], side: Literal["reported", "desired"],
-               versions: dict[str, int] | None = None) -> dict[str, int]:
+               versions: dict[str, int] | None = None, mark: str | None = None) -> dict[str, int]:
         now = utcnow().isoformat()
         changed: dict[str, int] = {}
         with self._tx() as conn:
+            if mark is not None:
+                seq = conn.execute("INSERT OR IGNORE INTO applied_messages (mark) VALUES (?)", (mark,)).lastrowid
+                if seq and seq % 256 == 0:
+                    conn.execute("DELETE FROM applied_messages WHERE seq <= ?", (seq - APPLIED_KEPT,))
             for prop, accepted in (versions or {}).items():
                 conn.execute("INSERT INTO desired_accepted (device_id, prop, version) VALUES (?, ?, ?) "
                              "ON CONFLICT (device_id, prop) DO UPDATE SET version = excluded.version",

@@ -37,14 +37,14 @@ class Twins:
         """Reported values of one device (a copy)."""
         return dict(self._reported.get(device_id, {}))
 
-    async def report(self, device_id: str, values: dict[str, Any]) -> dict[str, int]:
+    async def report(self, device_id: str, values: dict[str, Any], mark: str | None = None) -> dict[str, int]:
         """Commit reported values, then wake waiters this report confirms. Returns changed versions.
 
         When the store cannot take them (a full disk) the device has still changed: the values are kept in memory
         and confirm waiting commands, so the home stays controllable, and the StorageError goes to the caller.
         """
         try:
-            changed = await self._store.apply_reported(device_id, values)
+            changed = await self._store.apply_reported(device_id, values, mark)
         except StorageError:
             self._observe(device_id, values)
             raise
