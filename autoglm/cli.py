@@ -106,6 +106,45 @@ def edge_run(
     run_async(run_daemon(settings))
 
 
+EdgeConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file (TOML); env OPEN_AUTOGLM_EDGE__* "
+                                                                     "wins. Its data_dir holds the databases.")]
+
+
+@edge_app.command("backup")
+def edge_backup(
+    out: Annotated[Path, typer.Option("--out", help="A new directory for the copies and their manifest.")],
+    config: EdgeConfigOpt = None,
+) -> None:
+    """Copy the edge's databases while it runs (SQLite online backup; each copy integrity-checked)."""
+    from autoglm.backup import EDGE_DATABASES, backup
+    from edge.config import load_settings
+
+    try:
+        data_dir = load_settings(config).data_dir
+        manifest = backup([data_dir / name for name in EDGE_DATABASES], out, side="edge")
+    except AutoGLMError as exc:
+        fail(str(exc))
+    for entry in manifest["files"]:
+        echo(f"{entry['name']}  {entry['bytes']} bytes  sha256 {entry['sha256'][:16]}")
+
+
+@edge_app.command("restore")
+def edge_restore(
+    backup_dir: Annotated[Path, typer.Argument(help="A directory `autoglm edge backup` wrote.")],
+    config: EdgeConfigOpt = None,
+) -> None:
+    """Put a checked backup in place of the edge's databases. Stop the edge first."""
+    from autoglm.backup import restore
+    from edge.config import load_settings
+
+    try:
+        restored = restore(backup_dir, load_settings(config).data_dir, side="edge")
+    except AutoGLMError as exc:
+        fail(str(exc))
+    for path in restored:
+        echo(f"restored {path}")
+
+
 @edge_app.command("say")
 def edge_say(
     text: Annotated[str, typer.Argument(help="What to say, e.g. 'turn off the kitchen lights' or '把客厅的灯打开'.")],

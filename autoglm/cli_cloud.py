@@ -121,6 +121,44 @@ def token_create(
     typer.echo(issued.secret)
 
 
+@app.command("backup")
+def backup(
+    out: Annotated[Path, typer.Option("--out", help="A new directory for the copy and its manifest.")],
+    db: DbOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Copy the cloud's database while it runs (SQLite online backup; the copy integrity-checked)."""
+    from autoglm.backup import backup as run_backup
+
+    settings = _settings(config, db_path=db)
+    try:
+        manifest = run_backup([settings.db_path], out, side="cloud")
+    except AutoGLMError as exc:
+        raise _fail(str(exc)) from None
+    for entry in manifest["files"]:
+        echo(f"{entry['name']}  {entry['bytes']} bytes  sha256 {entry['sha256'][:16]}")
+
+
+@app.command("restore")
+def restore(
+    backup_dir: Annotated[Path, typer.Argument(help="A directory `autoglm cloud backup` wrote.")],
+    db: DbOpt = None, config: ConfigOpt = None,
+) -> None:
+    """Put a checked backup in place of the cloud's database. Stop the cloud first."""
+    from autoglm.backup import check
+    from autoglm.backup import restore as run_restore
+
+    settings = _settings(config, db_path=db)
+    try:
+        names = [entry["name"] for entry in check(backup_dir, side="cloud")["files"]]
+        if names != [settings.db_path.name]:
+            raise _fail(f"{backup_dir} holds {names}, not {settings.db_path.name}")
+        restored = run_restore(backup_dir, settings.db_path.parent, side="cloud")
+    except AutoGLMError as exc:
+        raise _fail(str(exc)) from None
+    for path in restored:
+        echo(f"restored {path}")
+
+
 @token_app.command("list")
 def token_list(db: DbOpt = None, config: ConfigOpt = None) -> None:
     """List tokens (never their secrets)."""
