@@ -45,9 +45,10 @@ def missed_line(name: str, row: Mapping[str, Any]) -> str:
     """`name` figure: median vs goal, and by how much."""
     unit = f" {row['unit']}" if row.get("unit") and row["unit"] != "x" else ""
     ratio = f", {row['missed_ratio']:g}x the bound" if row.get("missed_ratio") is not None else ""
+    bound = f". What bounds it: {cell(row['bounded_by'])}" if row.get("bounded_by") else ""
     return (f"- `{name}` {cell(row['label'])} (`{row['key']}`): median {fmt(row['median'])}{unit} against "
             f"{cell(row['goal']['text'])} = {fmt(row['goal']['limit'])}{unit}: off by "
-            f"{fmt(row['missed_by'])}{unit}{ratio}")
+            f"{fmt(row['missed_by'])}{unit}{ratio}{bound}")
 
 
 def _section(name: str, entry: Mapping[str, Any]) -> list[str]:

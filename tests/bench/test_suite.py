@@ -159,3 +159,9 @@ def test_every_real_bench_script_runs_with_its_quick_arguments(tmp_path: Path) -
     missing = [n for n, e in results["benches"].items() if e["status"] == "missing"]
     assert proc.returncode == (1 if missing else 0), proc.stderr[-3000:]
     assert "Quick mode" in (tmp_path / "docs" / "performance.md").read_text(encoding="utf-8")
+
+
+def test_what_bounds_a_figure_is_kept_only_where_its_goal_is_missed() -> None:
+    figure = Figure("p", "p", "ms", Goal("<=", 5), bounded_by="the edge's CPU per command")
+    assert judge(figure, [{"p": 9.0}])["bounded_by"] == "the edge's CPU per command"
+    assert "bounded_by" not in judge(figure, [{"p": 1.0}])
