@@ -127,11 +127,12 @@ def _zero(key: str) -> Figure:
 
 
 #: What bounds the end-to-end goals this machine misses (measured with py-spy; bench/profiles/README.md).
-E2E_CPU = ("the edge's CPU per command, on one core (one Python interpreter lock). At 100/s the model path runs "
-           "near saturation, so its latency is mostly queueing. Per model-path command, the template stage matches "
-           "twice with hassil (the normal pass, then the unknown-name pass that lets the edge say 'there is no "
-           "garage light'); that is about a quarter of the edge's sampled time, two thirds of it in the second pass. "
-           "ONNX inference is about 5 %, and paho's network thread about 14 %. "
+E2E_CPU = ("the edge's CPU per command. On the model path at 100/s the edge spends 10.6 ms of CPU per command "
+           "(measured: 1.065 CPU-seconds per second), all of one core, so it runs at saturation and its latency is "
+           "queueing that grows over the phase (the three runs' p50: 35, 525 and 608 ms). Per model-path command "
+           "the template stage matches twice with hassil (the normal pass, then the unknown-name pass that lets the "
+           "edge say 'there is no garage light'): 27 % of the edge's samples, two thirds of it in the second pass; "
+           "ONNX inference is 5 % and paho's network thread 14 %. The template path (8.6 ms p50) is not saturated. "
            "Profile: bench/profiles/e2e_model_pyspy.txt")
 CACHE_HIT = ("the fixed cost of a command that skips matching: the MQTT round trips (utterance in, /set out, the "
              "device's state back, the decision out) through paho's network thread and the event loop, plus the "
@@ -141,8 +142,8 @@ MAX_RATE = ("the same CPU bound as p50/p99: about 10 ms of edge CPU per template
             "about 2 ms per command: batching commands through one hassil pass and one ONNX batch, or a second "
             "process per core")
 TWIN_SYNC = ("per-update Python work on each side: the edge parses the state, commits the twin, and builds, "
-             "encodes and commits the report (about 0.55 ms of edge CPU per update), and the cloud decodes, "
-             "de-duplicates and commits each one (about 0.7 ms), against a raw paho client that only moves "
+             "encodes and commits the report (about 0.7 ms of edge CPU per update), and the cloud decodes, "
+             "de-duplicates and commits each one (about 0.8 ms), against a raw paho client that only moves "
              "bytes. Both sides commit per message; batching the twin and outbox commits across messages, and "
              "merging updates per transaction in the cloud, is the next step. CPU seconds per side are in the "
              "bench's JSON (cpu_during_sync)")
