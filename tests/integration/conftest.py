@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 from autoglm.simhome import SimulatedHome
 from edge.config import EdgeSettings, load_settings
@@ -81,3 +82,16 @@ async def running(broker: BrokerInfo, tmp_path: Path) -> AsyncIterator[Running]:
             yield Running(broker, home, edge, settings)
     finally:
         await asyncio.to_thread(home.stop)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Any, port: int) -> AsyncIterator[None]:
+    """A real uvicorn server for `app` on 127.0.0.1:`port`, on this loop, until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_for(lambda: server.started or task.done(), what="uvicorn")
+        yield
+    finally:
+        server.should_exit = True
+        await task

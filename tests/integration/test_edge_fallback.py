@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from autoglm.simhome import SimulatedHome
 from autoglm.trace import timeline
@@ -30,7 +29,7 @@ from cloud.sqlite_store import SqliteStore
 from edge.breaker import BreakerState
 from shared.plan import Plan, PlanRequest, PlanStep
 from tests.conftest import BrokerInfo
-from tests.integration.conftest import EDGE_ID, Running, edge_settings, start_edge, wait_for
+from tests.integration.conftest import EDGE_ID, Running, edge_settings, serve_app, start_edge, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,14 +64,8 @@ async def serve_cloud(broker: BrokerInfo, db: Path, port: int) -> AsyncIterator[
     settings = CloudSettings(db_path=db, planner=PlannerSettings(lazy_load=True), mqtt=bus)
     app = create_app(settings, store=SqliteStore(db), planner=PartyPlanner(),
                      link_factory=lambda s: open_mqtt_link(bus, s, step_timeout_s=10.0))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve())
-    try:
-        await wait_for(lambda: server.started or task.done(), what="uvicorn")
+    async with serve_app(app, port):
         yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 @contextlib.asynccontextmanager
