@@ -29,6 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.reliability.procs import cpu_model  # noqa: E402
 from edge.decision_cache import CachedDecision, CacheSettings, DecisionCache, Versions  # noqa: E402
 from edge.model_stage import ModelStage  # noqa: E402
 from edge.pipeline import detect_language, normalize_text  # noqa: E402
@@ -78,15 +79,6 @@ def summary(times: list[float]) -> dict[str, float]:
     ordered = sorted(times)
     return {"p50_ms": round(statistics.median(ordered), 4),
             "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 4)}
-
-
-def cpu_model() -> str | None:
-    """The CPU's marketing name on Linux (platform.processor() only says x86_64 there)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as paho  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from bench.reliability.procs import EdgeProcess, Mosquitto, rss_kb  # noqa: E402
+from bench.reliability.procs import EdgeProcess, Mosquitto, cpu_model, rss_kb  # noqa: E402
 from edge.mqtt import no_delay  # noqa: E402
 from shared.codec import encode  # noqa: E402
 from shared.decision import Utterance  # noqa: E402
@@ -269,14 +269,6 @@ def wait_ready(probe: Probe, edge: Edge, timeout: float = 60.0) -> float:
             return round(time.perf_counter() - started, 2)
     raise RuntimeError(f"the edge did not serve a command within {timeout:g}s: "
                        f"{edge.proc.log.read_text(errors='replace')[-1500:]}")
-
-
-def cpu_model() -> str | None:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
 
 
 def machine() -> dict[str, Any]:

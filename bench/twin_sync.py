@@ -43,7 +43,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.reliability.procs import CloudProcess, EdgeProcess, Mosquitto  # noqa: E402
+from bench.reliability.procs import CloudProcess, EdgeProcess, Mosquitto, wait_until  # noqa: E402
 from cloud.sqlite_store import SqliteStore  # noqa: E402
 
 EDGE_ID = "tsync-edge"
@@ -181,14 +181,6 @@ def _reading(value: Any) -> int | None:
         return int(float(value))
     except (TypeError, ValueError):
         return None
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
 
 
 async def seed(db: Path) -> None:

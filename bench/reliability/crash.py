@@ -38,7 +38,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from autoglm.simhome import SimulatedHome
-from bench.reliability.procs import ROOT, EdgeProcess, Mosquitto
+from bench.reliability.procs import ROOT, EdgeProcess, Mosquitto, wait_until
 from bench.reliability.scenario import Scenario
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
@@ -193,14 +193,6 @@ def twin_versions(db: Path, devices: list[SimDevice]) -> dict[str, int]:
         return {d.unique_id: 0 for d in devices}
     finally:
         conn.close()
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def publish_updates(port: int, devices: list[SimDevice], updates: int, duration: float, rng: random.Random,

@@ -21,6 +21,24 @@ from typing import Any, Self
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def cpu_model() -> str | None:
+    """The CPU's marketing name on Linux (platform.processor() only says x86_64 there)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    """Poll `predicate` every 50 ms; TimeoutError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now."""
     with socket.socket() as sock:
