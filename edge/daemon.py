@@ -118,8 +118,8 @@ class EdgeDaemon:
         self._subscribed: set[str] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent_utterances)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._storing: collections.deque[asyncio.Task[None]] = collections.deque()  # state messages, arrival order
-        self._storing_message: dict[asyncio.Task[None], Message] = {}
+        # state messages whose reports are on their way into the outbox, with their tasks, in arrival order
+        self._storing: collections.deque[tuple[asyncio.Task[None], Message]] = collections.deque()
         self._warm = False
         self._http: uvicorn.Server | None = None
         self.http_port: int | None = None
@@ -193,7 +193,7 @@ class EdgeDaemon:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.settings.confirm_timeout_s + 1)
         if self._storing:  # reports on their way into the outbox: their messages are acknowledged when stored
-            await asyncio.wait(list(self._storing), timeout=5)
+            await asyncio.wait([task for task, _ in self._storing], timeout=5)
         if self._http is not None:
             self._http.should_exit = True
         await self.uplink.stop()
@@ -403,16 +403,15 @@ class EdgeDaemon:
         made again). Acknowledgements keep arrival order; past ACK_BEHIND waiting messages the router waits.
         """
         task = asyncio.get_running_loop().create_task(self._reports(reports))
-        self._storing.append(task)
+        self._storing.append((task, message))
         task.add_done_callback(lambda _t: self._ack_stored())
-        self._storing_message[task] = message
         while len(self._storing) > ACK_BEHIND:
-            await asyncio.wait({self._storing[0]})
+            await asyncio.wait({self._storing[0][0]})
 
     async def reports_stored(self) -> None:
         """Wait until the reports of every state message handled so far are in the outbox (and acknowledged)."""
         while self._storing:
-            await asyncio.wait(list(self._storing))
+            await asyncio.wait([task for task, _ in self._storing])
 
     async def _reports(self, reports: list[Coroutine[Any, Any, None]]) -> None:
         for report in reports:
@@ -423,8 +422,8 @@ class EdgeDaemon:
 
     def _ack_stored(self) -> None:
         """Acknowledge, in arrival order, every message whose reports are stored."""
-        while self._storing and self._storing[0].done():
-            self._storing_message.pop(self._storing.popleft()).ack()
+        while self._storing and self._storing[0][0].done():
+            self._storing.popleft()[1].ack()
 
     def _parse_utterance(self, payload: bytes) -> Utterance:
         data = parse_json(payload) if payload.lstrip()[:1] == b"{" else None
