@@ -41,7 +41,7 @@ async def timeline(trace_id: str, *, edge_db: Path | None, cloud_db: Path | None
 
 
 async def _edge_events(trace_id: str, path: Path) -> list[Event]:
-    from edge.store import EdgeStore
+    from edge.io.store import EdgeStore
 
     if not await asyncio.to_thread(path.is_file):
         raise StorageError(f"no edge database at {path} (pass --edge-db, or --no-edge)")

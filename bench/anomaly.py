@@ -31,8 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.activity import ActionRef, ActivityEvent  # noqa: E402
-from edge.monitor import Monitor, MonitorSettings, Verdict  # noqa: E402
+from edge.config import MonitorSettings  # noqa: E402
+from edge.guard.activity import ActionRef, ActivityEvent  # noqa: E402
+from edge.guard.monitor import Monitor, Verdict  # noqa: E402
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; the home's time zone is UTC for simplicity
 AREAS_ZH = {"kitchen": "厨房", "living_room": "客厅", "bedroom": "卧室", "bathroom": "浴室", "study": "书房",

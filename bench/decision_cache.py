@@ -30,11 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.reliability.procs import cpu_model  # noqa: E402
-from edge.decision_cache import CachedDecision, CacheSettings, DecisionCache, Versions  # noqa: E402
-from edge.model_stage import ModelStage  # noqa: E402
-from edge.pipeline import detect_language, normalize_text  # noqa: E402
-from edge.registry import AREA_TRANSLATIONS, Registry  # noqa: E402
-from edge.template_stage import TemplateStage  # noqa: E402
+from edge.config import CacheSettings  # noqa: E402
+from edge.decision.model_stage import ModelStage  # noqa: E402
+from edge.decision.pipeline import detect_language, normalize_text  # noqa: E402
+from edge.decision.template_stage import TemplateStage  # noqa: E402
+from edge.devices.registry import AREA_TRANSLATIONS, Registry  # noqa: E402
+from edge.io.decision_cache import CachedDecision, DecisionCache, Versions  # noqa: E402
 from shared.decision import DecisionSource  # noqa: E402
 
 AREAS = [("kitchen", "厨房"), ("bedroom", "卧室"), ("living room", "客厅"), ("study", "书房"), ("bathroom", "浴室")]

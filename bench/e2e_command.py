@@ -46,7 +46,7 @@ import paho.mqtt.client as paho  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from bench.reliability.procs import EdgeProcess, Mosquitto, cpu_model, rss_kb  # noqa: E402
-from edge.mqtt import no_delay  # noqa: E402
+from edge.io.mqtt import no_delay  # noqa: E402
 from shared.codec import encode  # noqa: E402
 from shared.decision import Utterance  # noqa: E402
 from shared.envelope import Envelope  # noqa: E402

@@ -23,8 +23,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.intent_model import IntentModel  # noqa: E402
-from edge.pipeline import normalize_text  # noqa: E402
+from edge.decision.pipeline import normalize_text  # noqa: E402
+from edge.io.intent_model import IntentModel  # noqa: E402
 
 DEFAULT_INPUTS = [ROOT.parent / "shared" / "eval" / n for n in
                   ("slurp_iot_devel.jsonl", "ha_tests_en.jsonl", "ha_tests_zh_cn.jsonl")]
@@ -95,9 +95,9 @@ def torch_runner(torch_dir: Path, model: IntentModel) -> Callable[[str], int]:
 
 
 def hassil_runner() -> Callable[[str], Any]:
-    from edge.pipeline import detect_language
-    from edge.registry import AREA_TRANSLATIONS, Registry
-    from edge.template_stage import TemplateStage
+    from edge.decision.pipeline import detect_language
+    from edge.decision.template_stage import TemplateStage
+    from edge.devices.registry import AREA_TRANSLATIONS, Registry
 
     stage = TemplateStage(Registry(known_areas=list(AREA_TRANSLATIONS)), ["en", "zh-cn"])
     return lambda text: stage.match(text, detect_language(text))
@@ -107,7 +107,7 @@ def edge_rss_mb(model_dir: Path) -> float:
     """Peak RSS of a fresh process holding what the edge holds: the model and HA's templates."""
     code = (f"import resource,sys; sys.path.insert(0, {str(ROOT)!r})\n"
             "from pathlib import Path\nfrom edge.intent_model import IntentModel\n"
-            "from edge.registry import Registry\nfrom edge.template_stage import TemplateStage\n"
+            "from edge.devices.registry import Registry\nfrom edge.template_stage import TemplateStage\n"
             f"m = IntentModel.load(Path({str(model_dir)!r})); m.predict('turn on the kitchen light')\n"
             "t = TemplateStage(Registry(), ['en', 'zh-cn']); t.warm_up()\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")

@@ -2,7 +2,7 @@
 
 The anchors are measured in the same run on the same disk (the same temporary directory): a bare sqlite3 table,
 one single-row INSERT per commit, in WAL mode with `synchronous=NORMAL` and with `synchronous=FULL`. The outbox
-(`edge/outbox.py`, WAL + FULL, one transaction per `put`) should come close to the WAL+FULL anchor, since it adds
+(`edge/io/outbox.py`, WAL + FULL, one transaction per `put`) should come close to the WAL+FULL anchor, since it adds
 one INSERT's worth of work plus the overflow bookkeeping. The decision cache is read with `DecisionCache.get` as
 shipped (hits: lookup, twin fingerprint, decode, LRU touch at most once a minute), over a set of stored sentences.
 
@@ -30,8 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.decision_cache import CachedDecision, CacheSettings, DecisionCache, Versions  # noqa: E402
-from edge.outbox import Outbox  # noqa: E402
+from edge.config import CacheSettings  # noqa: E402
+from edge.io.decision_cache import CachedDecision, DecisionCache, Versions  # noqa: E402
+from edge.io.outbox import Outbox  # noqa: E402
 from shared.decision import DecisionSource  # noqa: E402
 
 #: An uplink message of the usual size (a reported delta envelope of one light is ~300 bytes).

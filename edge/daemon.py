@@ -14,34 +14,34 @@ from typing import Any
 
 import uvicorn
 
-from edge.activity import ActivityEvent
-from edge.admission import Admission, ShedError
-from edge.breaker import BreakerState
-from edge.cloud_client import CloudClient
-from edge.config import EdgeSettings
-from edge.confirmations import ConfirmationError, Confirmations
-from edge.decision_cache import DecisionCache
-from edge.entity import Entity
-from edge.executor import Executor
-from edge.fallback import Fallback
-from edge.http import create_app
-from edge.intents import IntentHandlers
-from edge.load import SystemLoad
-from edge.metrics import EdgeMetrics
-from edge.model_rollout import HttpFetcher, ModelRollout, active_dir
-from edge.model_stage import ModelStage
-from edge.monitor import Alert, Monitor
-from edge.mqtt import Message, PahoBus
-from edge.outbox import Outbox
-from edge.pipeline import Pipeline
-from edge.plan_runner import LocalPlanRunner
-from edge.policy import Action, AdmissionPolicy, mentioned_domains
-from edge.registry import Registry
-from edge.replies import render
-from edge.store import EdgeStore, StoredDevice
-from edge.template_stage import TemplateStage
-from edge.twins import Twins
-from edge.uplink import Uplink
+from edge.config import Action, EdgeSettings
+from edge.decision.fallback import Fallback
+from edge.decision.intents import IntentHandlers
+from edge.decision.model_stage import ModelStage
+from edge.decision.pipeline import Pipeline
+from edge.decision.plan_runner import LocalPlanRunner
+from edge.decision.replies import render
+from edge.decision.template_stage import TemplateStage
+from edge.devices.entity import Entity
+from edge.devices.executor import Executor
+from edge.devices.registry import Registry
+from edge.devices.twins import Twins
+from edge.guard.activity import ActivityEvent
+from edge.guard.admission import Admission, ShedError
+from edge.guard.confirmations import ConfirmationError, Confirmations
+from edge.guard.monitor import Alert, Monitor
+from edge.guard.policy import AdmissionPolicy, mentioned_domains
+from edge.io.breaker import BreakerState
+from edge.io.cloud_client import CloudClient
+from edge.io.decision_cache import DecisionCache
+from edge.io.http import create_app
+from edge.io.load import SystemLoad
+from edge.io.metrics import EdgeMetrics
+from edge.io.model_rollout import HttpFetcher, ModelRollout, active_dir
+from edge.io.mqtt import Message, PahoBus
+from edge.io.outbox import Outbox
+from edge.io.store import EdgeStore, StoredDevice
+from edge.uplink.twin_sync import Uplink
 from shared.codec import decode, encode, parse_json, validate
 from shared.decision import Decision, Outcome, Utterance
 from shared.discovery import COMPONENTS, DiscoveryConfig, parse_discovery

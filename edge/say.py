@@ -9,7 +9,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.mqtt import no_delay
+from edge.io.mqtt import no_delay
 from shared.codec import decode, encode
 from shared.decision import Decision, Outcome, Utterance
 from shared.envelope import Envelope

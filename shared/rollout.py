@@ -18,7 +18,7 @@ ORDER_TYPE: Final = "model.order"
 #: Uplink event types of the edge's answer.
 ACTIVATED_EVENT: Final = "model.activated"
 REJECTED_EVENT: Final = "model.rejected"
-#: The manifest every version carries (edge.intent_model.MANIFEST); checked last, after the files it names.
+#: The manifest every version carries (edge.io.intent_model.MANIFEST); checked last, after the files it names.
 MANIFEST_FILE: Final = "manifest.json"
 #: Version and file names: one path segment, no dots in front (no `..`, no hidden files), no separators.
 NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"

@@ -17,7 +17,7 @@ from autoglm.simhome import SimulatedHome
 from autoglm.terminal import shown
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
-from edge.pipeline import detect_language
+from edge.decision.pipeline import detect_language
 from edge.say import say
 from shared.decision import Decision
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from autoglm.intent.predict import REPORTED_SLOTS, Predictor, Result
-from edge.registry import normalize
+from edge.devices.registry import normalize
 from shared.intent import INTENT_LABELS, OUT_OF_SCOPE, split_label
 
 #: Intents the edge controls devices with; HA's timers, weather, lists ... are the cloud's.

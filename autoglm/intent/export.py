@@ -4,7 +4,7 @@ optimum's exporter only knows registered transformers architectures, not this tw
 graph comes from torch.onnx.export (the TorchScript exporter: the dynamo one needs onnxscript) and
 optimum does the quantization.
 
-Runtime contract of model.int8.onnx (what edge/intent_model.py relies on):
+Runtime contract of model.int8.onnx (what edge/io/intent_model.py relies on):
 - inputs `input_ids`, `attention_mask`: int64 [batch, sequence]. Rows come from
   `Tokenizer.from_file("tokenizer.json").encode(text)` (.ids / .attention_mask; [CLS] ... [SEP], truncated
   to manifest.max_length by the file's own setting); a batch is right-padded to its longest row with

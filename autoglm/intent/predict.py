@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import DEFAULT_MODEL_DIR
-from edge.model_stage import ModelStage
-from edge.pipeline import detect_language, normalize_text
-from edge.registry import AREA_TRANSLATIONS, Registry
-from edge.schedule import schedule_of, without
-from edge.template_stage import IntentMatch, TemplateStage
+from edge.decision.model_stage import ModelStage
+from edge.decision.pipeline import detect_language, normalize_text
+from edge.decision.schedule import schedule_of, without
+from edge.decision.template_stage import IntentMatch, TemplateStage
+from edge.devices.registry import AREA_TRANSLATIONS, Registry
 from shared.errors import ModelError
 from shared.intent import OUT_OF_SCOPE
 

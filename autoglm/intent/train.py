@@ -27,7 +27,7 @@ from autoglm.intent.export import OnnxIntentModel, export_onnx, fuse_transformer
 from autoglm.intent.model import IntentSlotModel, student_config
 from autoglm.intent.teacher import train_teacher
 from autoglm.intent.tokenizer import Encoded, encode_examples, train_tokenizer
-from edge.intent_model import sha256 as sha256_file  # the edge verifies with the same function
+from edge.io.intent_model import sha256 as sha256_file  # the edge verifies with the same function
 from shared.intent import INTENT_LABELS, MODEL_FORMAT_VERSION, SLOT_LABELS, Example, ModelManifest
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from starlette.routing import Route
 from bench.reliability.offline import EDGE, EchoLights, edge_in_process, edge_settings, until
 from bench.reliability.procs import Mosquitto, free_port
 from bench.reliability.scenario import Scenario
-from edge.breaker import BreakerState
+from edge.io.breaker import BreakerState
 from shared.topics import EdgeChannel, edge_topic
 
 LAMPS = ("desk lamp", "floor lamp")

@@ -46,8 +46,8 @@ from cloud.sqlite_store import SqliteStore
 from cloud.twin_sync import TwinSync
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
-from edge.mqtt import PahoBus
-from edge.uplink import OVERFLOW_EVENT
+from edge.io.mqtt import PahoBus
+from edge.uplink.twin_sync import OVERFLOW_EVENT
 from shared.errors import AutoGLMError
 from shared.sync import SyncType
 from shared.topics import EdgeChannel, edge_topic

@@ -12,7 +12,7 @@ from typing import Any
 import paho.mqtt.client as paho
 
 from autoglm.cli import app
-from edge.mqtt import PahoBus
+from edge.io.mqtt import PahoBus
 
 _on_message = PahoBus._on_message
 

@@ -47,14 +47,14 @@ from cloud.sqlite_store import SqliteStore
 from cloud.twin_sync import TwinSync
 from edge.config import MqttSettings, load_settings
 from edge.daemon import EdgeDaemon
-from edge.entity import Entity
-from edge.executor import Executor
-from edge.mqtt import PahoBus
-from edge.outbox import DroppedReport, Outbox
-from edge.registry import Registry
-from edge.store import EdgeStore
-from edge.twins import Twins
-from edge.uplink import Uplink
+from edge.devices.entity import Entity
+from edge.devices.executor import Executor
+from edge.devices.registry import Registry
+from edge.devices.twins import Twins
+from edge.io.mqtt import PahoBus
+from edge.io.outbox import DroppedReport, Outbox
+from edge.io.store import EdgeStore
+from edge.uplink.twin_sync import Uplink
 from shared.codec import encode
 from shared.discovery import parse_discovery
 from shared.envelope import Envelope, utcnow

@@ -25,7 +25,7 @@ from autoglm.simhome.catalog import default_home
 from bench.reliability.scenario import Scenario
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
-from edge.mqtt import Message
+from edge.io.mqtt import Message
 from shared.codec import encode
 from shared.topics import discovery_topic
 

@@ -24,16 +24,16 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.reliability.scenario import Scenario
-from edge.cloud_client import CloudUnreachableError
-from edge.confirmations import ConfirmationError, Confirmations
-from edge.decision_cache import DecisionCache
-from edge.entity import Command, Entity
-from edge.fallback import CloudAnswer, Fallback
-from edge.intents import IntentHandlers
-from edge.pipeline import Pipeline
-from edge.plan_runner import LocalPlanRunner
-from edge.registry import Registry
-from edge.template_stage import TemplateStage
+from edge.decision.fallback import CloudAnswer, Fallback
+from edge.decision.intents import IntentHandlers
+from edge.decision.pipeline import Pipeline
+from edge.decision.plan_runner import LocalPlanRunner
+from edge.decision.template_stage import TemplateStage
+from edge.devices.entity import Command, Entity
+from edge.devices.registry import Registry
+from edge.guard.confirmations import ConfirmationError, Confirmations
+from edge.io.cloud_client import CloudUnreachableError
+from edge.io.decision_cache import DecisionCache
 from shared.codec import validate
 from shared.confirmation import is_action
 from shared.decision import Decision, DeviceAction, Outcome, Utterance

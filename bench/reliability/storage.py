@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.reliability.scenario import Scenario
-from edge.decision_cache import DecisionCache
-from edge.outbox import Outbox
-from edge.store import EdgeStore, StoredDevice
+from edge.io.decision_cache import DecisionCache
+from edge.io.outbox import Outbox
+from edge.io.store import EdgeStore, StoredDevice
 from shared.errors import StorageError
 
 DEVICE = StoredDevice("light.shared", "light", {}, "homeassistant/light/shared/config", True)

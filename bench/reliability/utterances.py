@@ -26,7 +26,7 @@ from bench.reliability.payloads import draw_many
 from bench.reliability.scenario import Scenario
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
-from edge.mqtt import Message
+from edge.io.mqtt import Message
 from shared.codec import encode
 from shared.decision import Outcome
 from shared.topics import EdgeChannel, discovery_topic, edge_topic

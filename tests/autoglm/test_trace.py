@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from autoglm.cli import app
-from edge.store import EdgeStore
+from edge.io.store import EdgeStore
 from shared.decision import Decision, DecisionSource, DeviceAction, Outcome
 
 runner = CliRunner()

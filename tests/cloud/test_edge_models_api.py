@@ -12,7 +12,7 @@ import pytest
 from shared.envelope import Envelope
 from shared.rollout import ORDER_TYPE, ModelOrder
 from tests.cloud.conftest import EDGE_A, EDGE_B, SITE_A, Cloud
-from tests.edge.test_model_rollout import make_version
+from tests.edge.io.test_model_rollout import make_version
 
 
 class Orders:

@@ -41,8 +41,8 @@ def facts() -> Facts:
     from cloud.planner.backend import local_engine
     from cloud.settings import CloudSettings, PlannerSettings
     from edge.config import HttpSettings, MqttSettings
-    from edge.http import create_app as edge_app
-    from edge.metrics import EdgeMetrics
+    from edge.io.http import create_app as edge_app
+    from edge.io.metrics import EdgeMetrics
 
     edge, cloud = EdgeMetrics(), CloudMetrics()
     local_engine(PlannerSettings(lazy_load=True), registry=cloud.registry)  # the planner's metrics, as serve does

@@ -9,8 +9,8 @@ from typing import Any
 
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
-from edge.entity import Entity
-from edge.mqtt import Message
+from edge.devices.entity import Entity
+from edge.io.mqtt import Message
 from shared.discovery import parse_discovery
 
 CONFIG = b'{"unique_id": "meter", "name": "Meter", "state_topic": "sim/meter/state"}'

@@ -9,11 +9,11 @@ import pytest
 
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
-from edge.entity import Entity
-from edge.mqtt import Message
+from edge.devices.entity import Entity
+from edge.io.mqtt import Message
 from shared.decision import Decision, Outcome
 from shared.discovery import parse_discovery
-from tests.edge.test_store import fill_to_limit
+from tests.edge.io.test_store import fill_to_limit
 
 CONFIG = b'{"unique_id": "meter", "name": "Meter", "state_topic": "sim/meter/state"}'
 

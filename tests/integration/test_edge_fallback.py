@@ -26,7 +26,7 @@ from cloud.fleet import Device
 from cloud.mqtt_link import open_mqtt_link
 from cloud.settings import CloudSettings, PlannerSettings
 from cloud.sqlite_store import SqliteStore
-from edge.breaker import BreakerState
+from edge.io.breaker import BreakerState
 from shared.plan import Plan, PlanRequest, PlanStep
 from tests.conftest import BrokerInfo
 from tests.integration.conftest import EDGE_ID, Running, edge_settings, serve_app, start_edge, wait_for

@@ -13,7 +13,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from autoglm.simhome import SimulatedHome
-from edge.policy import Action, AdmissionPolicy, LoadSample, PolicySettings, Priority
+from edge.config import Action, LoadSample, PolicySettings, Priority
+from edge.guard.policy import AdmissionPolicy
 from edge.say import say
 from shared.errors import StorageError
 from shared.topics import EdgeChannel, edge_topic

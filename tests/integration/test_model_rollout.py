@@ -33,7 +33,7 @@ from shared.envelope import Envelope
 from shared.rollout import ORDER_TYPE, ModelAction, ModelFile, ModelOrder, files_path
 from shared.topics import EdgeChannel, edge_topic
 from tests.conftest import BrokerInfo
-from tests.edge.test_model_rollout import BASE_VERSION, make_version
+from tests.edge.io.test_model_rollout import BASE_VERSION, make_version
 from tests.integration.conftest import EDGE_ID, edge_settings, serve_app, start_edge, wait_for
 from tests.integration.test_edge_fallback import free_port
 

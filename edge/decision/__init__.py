@@ -1,0 +1,1 @@
+"""Understanding and acting: the pipeline, its stages, intent handlers, cloud fallback, plan runner, replies."""

@@ -1,0 +1,1 @@
+"""Devices: the registry of discovered entities, their twins, commands and what devices report."""

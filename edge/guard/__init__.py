@@ -1,0 +1,1 @@
+"""Safeguards before acting: behaviour monitor, admission policy and queue, confirmations."""
