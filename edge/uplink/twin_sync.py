@@ -45,7 +45,11 @@ class Uplink:
 
     def __init__(self, edge_id: str, bus: Bus, registry: Registry, twins: Twins, store: EdgeStore,
                  executor: Executor, *, heartbeat_s: float = 30.0, seen_ids: int = 4096,
-                 outbox: Outbox | None = None, outbox_batch: int = 200) -> None:
+                 outbox: Outbox | None = None, outbox_batch: int = 200,
+                 on_storage_error: Callable[[StorageError], None] | None = None,
+                 check_versions: bool = True, check_expiry: bool = True) -> None:
+        """`check_versions` and `check_expiry` are safeguards that only a negative control switches off: without
+        them every desired value is applied whatever its version, and every command is run however late."""
         self._edge_id = edge_id
         self._bus = bus
         self._registry = registry
@@ -66,7 +70,9 @@ class Uplink:
         self.stats: Counter[str] = Counter()
         self.outbox = outbox
         self.outbox_batch = outbox_batch
-        self.on_storage_error: Callable[[StorageError], None] | None = None
+        self.on_storage_error = on_storage_error
+        self._check_versions = check_versions
+        self._check_expiry = check_expiry
         self._queued = asyncio.Event()  # set when the outbox has something new or the bus came back
         self._puts: list[tuple[str, bytes, asyncio.Future[None]]] = []  # waiting for the outbox's next commit
         self._writer: asyncio.Task[None] | None = None
@@ -221,7 +227,7 @@ class Uplink:
 
     def _expired(self, command: DeviceCommand) -> bool:
         """Whether a command arrived after its expiry (the clocks of edge and cloud are assumed in step, NTP)."""
-        return command.expires_at is not None and utcnow() >= command.expires_at
+        return self._check_expiry and command.expires_at is not None and utcnow() >= command.expires_at
 
     async def _accept(self, delta: TwinDelta, trace_id: str, *, full: bool) -> None:
         device_id = delta.device_id
@@ -238,7 +244,7 @@ class Uplink:
         versions: dict[str, int] = {}
         superseded: list[str] = []
         for prop, wanted in delta.values.items():
-            known = self._versions.get((device_id, prop))
+            known = self._versions.get((device_id, prop)) if self._check_versions else None
             if known is not None and wanted.version <= known:
                 self.stats["stale"] += 1
                 if wanted.version < known:  # older than what the edge has: a late re-sync or a re-sent delta
