@@ -35,7 +35,9 @@ from edge.decision.model_stage import ModelStage  # noqa: E402
 from edge.decision.pipeline import detect_language, normalize_text  # noqa: E402
 from edge.decision.template_stage import TemplateStage  # noqa: E402
 from edge.devices.registry import AREA_TRANSLATIONS, Registry  # noqa: E402
-from edge.io.decision_cache import CachedDecision, DecisionCache, Versions  # noqa: E402
+from edge.io.decision_cache import DecisionCache  # noqa: E402
+from edge.io.intent_model import load_intent_model  # noqa: E402
+from edge.ports import CachedDecision, Versions  # noqa: E402
 from shared.decision import DecisionSource  # noqa: E402
 
 AREAS = [("kitchen", "厨房"), ("bedroom", "卧室"), ("living room", "客厅"), ("study", "书房"), ("bathroom", "浴室")]
@@ -89,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
 
     stage_registry = Registry(known_areas=[a.title() for a in AREA_TRANSLATIONS])
-    stage = ModelStage(stage_registry, args.model_dir, threads=1)
+    stage = ModelStage(stage_registry, args.model_dir, load=load_intent_model, threads=1)
     stage.reload_if_changed()
     if stage.model is None:
         sys.exit(f"error: no intent model loaded from {args.model_dir}: {stage.status().error}")

@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.config import CacheSettings  # noqa: E402
-from edge.io.decision_cache import CachedDecision, DecisionCache, Versions  # noqa: E402
+from edge.io.decision_cache import DecisionCache  # noqa: E402
 from edge.io.outbox import Outbox  # noqa: E402
+from edge.ports import CachedDecision, Versions  # noqa: E402
 from shared.decision import DecisionSource  # noqa: E402
 
 #: An uplink message of the usual size (a reported delta envelope of one light is ~300 bytes).

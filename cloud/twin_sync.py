@@ -23,7 +23,7 @@ from shared.codec import decode, encode, validate
 from shared.envelope import Envelope, new_id, utcnow
 from shared.errors import AutoGLMError, ContractError, NotFoundError, TransportError
 from shared.rollout import ACTIVATED_EVENT, REJECTED_EVENT
-from shared.sync import ApplyResult, DeviceCommand, DeviceInfo, EdgeStatus, FullTwin, SyncType
+from shared.sync import EDGE_EVENT_PREFIX, ApplyResult, DeviceCommand, DeviceInfo, EdgeStatus, FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_filter, edge_topic, parse_edge_topic
 from shared.twin import TwinDelta, TwinValue
 
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 #: Missing this many promised heartbeats marks an edge offline.
 HEARTBEAT_GRACE = 3
-#: Envelope types an edge sends on its events channel that the cloud keeps in its audit log (once per message id).
-EDGE_EVENT_PREFIX = "edge."
 #: The edge's answers to model roll-out orders, kept in the audit log too (`GET /v1/audit?action=model.activated`).
 MODEL_EVENTS = frozenset({ACTIVATED_EVENT, REJECTED_EVENT})
 
@@ -117,8 +115,12 @@ class TwinSync:
     """Keeps the cloud store's twins in step with every edge on the bus."""
 
     def __init__(self, bus: CloudBus, store: TwinStore, *, source: str = "cloud", seen_ids: int = 4096,
-                 watchdog_s: float = 1.0, ask_every_s: float = 10.0, command_ttl_s: float = 60.0) -> None:
+                 watchdog_s: float = 1.0, ask_every_s: float = 10.0, command_ttl_s: float = 60.0,
+                 dedup: bool = True) -> None:
+        """`dedup` is a safeguard only a negative control switches off: without it an envelope an edge sends again
+        (its outbox re-sends what it sent just before a crash) is applied and audited again."""
         self._bus = bus
+        self._dedup = dedup
         self._command_ttl_s = command_ttl_s
         self._store = store
         self._source = source
@@ -212,6 +214,8 @@ class TwinSync:
 
     # inbound envelopes
     def _first_time(self, message_id: str) -> bool:
+        if not self._dedup:
+            return True
         if message_id in self._seen:
             return False
         self._seen[message_id] = None

@@ -297,7 +297,9 @@ class EdgeSettings(BaseModel):
                                             "file download from edge.cloud.url")
     confirmation_ttl_s: float = Field(default=120.0, gt=0, description="how long a confirmation token is valid")
     confirm_timeout_s: float = Field(default=3.0, gt=0, description="how long a device has to confirm")
-    max_concurrent_utterances: int = Field(default=64, ge=1)
+    max_concurrent_utterances: int = Field(default=64, ge=1, description="requests decided at once")
+    max_waiting_utterances: int = Field(default=1024, ge=0, description="requests waiting for one of those slots; "
+                                        "beyond it a request is answered busy at once")
     area_aliases: dict[str, list[str]] = Field(
         default_factory=dict, description="extra spoken names per area, e.g. {'Living Room': ['lounge', '起居室']}"
     )

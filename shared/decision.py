@@ -113,6 +113,7 @@ class DeviceAction(BaseModel):
     outcome: Outcome | None = None
     detail: str | None = None
     latency_ms: float | None = None
+    timeout_s: float | None = Field(default=None, description="with outcome timeout: how long the device had")
 
 
 class Decision(BaseModel):

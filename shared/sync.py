@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -37,6 +37,20 @@ class SyncType(StrEnum):
     RESYNC = "twin.resync"
     COMMAND = "device.command"
     APPLIED = "twin.applied"
+
+
+class EdgeEvent(StrEnum):
+    """The `type` of an event an edge sends on its events channel (the cloud audits every `edge.` event)."""
+
+    DECISION = "edge.decision"  # a decision record: who, what, where, source, outcome, trace_id
+    ALERT = "edge.alert"  # a behaviour-monitor alert: a burst, a held sensitive sequence, an unusual unlock
+    NOTIFY = "edge.notify"  # a `notify` step of a plan the edge ran while the cloud was away
+    CLOUD_BREAKER = "edge.cloud_breaker"  # the edge's circuit breaker to the cloud changed state
+    OUTBOX_OVERFLOW = "edge.outbox_overflow"  # messages the outbox's overflow policy dropped, counted per topic
+
+
+#: Every edge event starts with this (the cloud's audit log takes them all).
+EDGE_EVENT_PREFIX: Final = "edge."
 
 
 class DeviceInfo(BaseModel):

@@ -13,6 +13,7 @@ from edge.decision.pipeline import detect_language, normalize_text
 from edge.decision.schedule import schedule_of, without
 from edge.decision.template_stage import IntentMatch, TemplateStage
 from edge.devices.registry import AREA_TRANSLATIONS, Registry
+from edge.io.intent_model import load_intent_model
 from shared.errors import ModelError
 from shared.intent import OUT_OF_SCOPE
 
@@ -46,7 +47,7 @@ class Predictor:
                  threads: int = 1) -> None:
         self.registry = Registry(known_areas=[a.title() for a in AREA_TRANSLATIONS])
         self.template = TemplateStage(self.registry, ["en", "zh-cn"]) if use_templates else None
-        self.model = ModelStage(self.registry, model_dir, threads=threads)
+        self.model = ModelStage(self.registry, model_dir, load=load_intent_model, threads=threads)
         self.model.reload_if_changed()
         if model_dir is not None and self.model.model is None:
             raise ModelError(self.model.status().error or f"no model at {model_dir}")

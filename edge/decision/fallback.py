@@ -14,44 +14,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from pydantic import BaseModel
 
 from edge.decision.replies import render
-from edge.io.cloud_client import CloudError, CloudRejectedError, CloudUnavailableError
-from edge.io.outbox import Outbox
+from edge.ports import CloudError, CloudPlanner, CloudRejectedError, CloudUnavailableError, MessageQueue, PlanMemory
 from shared.confirmation import plan_digest
 from shared.decision import DecisionSource, Outcome, Utterance
 from shared.errors import PayloadError
-from shared.plan import Plan, PlanResponse, PlanStatus
+from shared.plan import Plan, PlanStatus
 
 log = logging.getLogger(__name__)
-
-
-class CloudPlanner(Protocol):
-    """The cloud as the edge's fallback sees it (CloudClient in production)."""
-
-    async def plan(self, text: str, *, language: str = "en", trace_id: str | None = None) -> PlanResponse:
-        """A validated plan for `text` over this edge's devices."""
-        ...
-
-    async def run(self, plan_id: str, *, confirm: bool = False, trace_id: str | None = None) -> PlanStatus:
-        """Start a proposed plan; sensitive plans need `confirm`."""
-        ...
-
-    async def plan_of(self, plan_id: str, *, trace_id: str | None = None) -> PlanResponse:
-        """A plan the cloud proposed, as it stands now."""
-        ...
-
-    @property
-    def ready(self) -> bool:
-        """False while the breaker is open or half-open: do not make a user wait for the cloud."""
-        ...
-
-    async def probe(self) -> None:
-        """A cheap call that lets a half-open breaker close again."""
-        ...
 
 
 class _Queued(BaseModel):
@@ -60,18 +33,6 @@ class _Queued(BaseModel):
     utterance: Utterance
     language: str
     expires: float  # wall-clock seconds: the queue outlives restarts
-
-
-class PlanMemory(Protocol):
-    """Where cloud plans are kept for offline replay (the decision cache in production)."""
-
-    async def remember(self, text: str, language: str, plan: Plan) -> None:
-        """Keep the plan the cloud made for these words."""
-        ...
-
-    async def recall(self, text: str, language: str) -> Plan | None:
-        """The plan the cloud made for these words before, if any is still valid."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +56,7 @@ class Fallback:
     its expiry, and `drain()` runs it once the cloud answers again.
     """
 
-    def __init__(self, cloud: CloudPlanner, *, queue: Outbox | None = None, expiry_s: float = 900.0,
+    def __init__(self, cloud: CloudPlanner, *, queue: MessageQueue | None = None, expiry_s: float = 900.0,
                  clock: Callable[[], float] = time.time, plans: PlanMemory | None = None) -> None:
         self._cloud = cloud
         self._plans = plans

@@ -17,7 +17,7 @@ from edge.decision.intents import Plan
 from edge.decision.numbers import parse_number
 from edge.decision.template_stage import IntentMatch
 from edge.devices.registry import Registry, normalize
-from edge.io.intent_model import IntentModel, Prediction, read_manifest
+from edge.ports import IntentClassifier, ModelLoader, Prediction
 from shared.errors import ModelError
 from shared.intent import HIGH_RISK_INTENTS, NUMBER_SLOT_BY_INTENT, OUT_OF_SCOPE, split_label
 
@@ -64,17 +64,18 @@ class ModelStatus:
 class ModelStage:
     """Holds the current model (hot-swappable) and turns predictions into intent matches."""
 
-    def __init__(self, registry: Registry, model_dir: Path | None, *, threads: int = 1) -> None:
+    def __init__(self, registry: Registry, model_dir: Path | None, *, load: ModelLoader, threads: int = 1) -> None:
         self._registry = registry
         self._dir = model_dir
+        self._load = load
         self._threads = threads
-        self._model: IntentModel | None = None
+        self._model: IntentClassifier | None = None
         self._error: str | None = None if model_dir else "no model directory configured"
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
     @property
-    def model(self) -> IntentModel | None:
+    def model(self) -> IntentClassifier | None:
         """The loaded model, if any."""
         return self._model
 
@@ -97,9 +98,7 @@ class ModelStage:
                 return False
             self._stamp = stamp
             try:
-                if stamp is None:
-                    read_manifest(self._dir)  # raises the clear "missing" error
-                model = IntentModel.load(self._dir, threads=self._threads)
+                model = self._load(self._dir, self._threads)  # a missing manifest is a clear ModelError
             except ModelError as exc:
                 self._error = str(exc)
                 keeping = f"keeping {self._model.version}" if self._model else "template stage only"
@@ -113,16 +112,16 @@ class ModelStage:
         """The directory the model is loaded from."""
         return self._dir
 
-    def prepare(self, model_dir: Path) -> IntentModel:
+    def prepare(self, model_dir: Path) -> IntentClassifier:
         """Load and smoke-test a model without serving it; ModelError names what is wrong. Blocking."""
-        model = IntentModel.load(model_dir, threads=self._threads)
+        model = self._load(model_dir, self._threads)
         try:
             model.predict("turn on the kitchen light")
         except Exception as exc:  # onnxruntime's own errors: a graph that loads but cannot run
             raise ModelError(f"model {model.version} fails a test prediction: {str(exc).splitlines()[0]}") from None
         return model
 
-    def install(self, model: IntentModel) -> None:
+    def install(self, model: IntentClassifier) -> None:
         """Serve `model` and watch its directory from now on (a roll-out's atomic switch)."""
         try:
             st = (model.model_dir / "manifest.json").stat()

@@ -4,30 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-import unicodedata
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from edge.decision.compound import split_request
 from edge.decision.fallback import CloudAnswer, Fallback
+from edge.decision.gate import Gate
 from edge.decision.intents import IntentHandlers, Plan, display
 from edge.decision.model_stage import ModelStage
+from edge.decision.normalize import detect_language, normalize_text
 from edge.decision.plan_runner import LocalPlanRunner
 from edge.decision.replies import Refusal, action_phrase, render
 from edge.decision.schedule import is_relative, schedule_of, without
 from edge.decision.template_stage import IntentMatch, TemplateStage
 from edge.devices.entity import Command, Entity
-from edge.devices.executor import Executor
+from edge.devices.executor import Executor, outcome_of
 from edge.devices.registry import Registry
-from edge.guard.activity import ActivityEvent
-from edge.guard.monitor import Monitor
-from edge.io.decision_cache import CachedDecision, DecisionCache, Versions
+from edge.ports import CachedDecision, DecisionMemory, PlanMemory, Versions
 from shared.confirmation import plan_digest
 from shared.decision import Decision, DecisionSource, DeviceAction, Outcome, Utterance
-from shared.plan import Plan as CloudPlan
+from shared.errors import AutoGLMError
 
 log = logging.getLogger(__name__)
 
@@ -43,32 +41,15 @@ def _version(package: str) -> str:
 #: What the template stage matches with: a new intents package can change any template decision.
 _TEMPLATES_VERSION = f"hassil-{_version('hassil')}+intents-{_version('home-assistant-intents')}"
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_WAKE = re.compile(r"^(?:(?:hey|hi|ok|okay)\s+)?(?:olly|alexa|google|siri|jarvis|glm|autoglm)\b[\s,，:]*", re.I)
-_WAKE_ZH = re.compile(r"^(?:你好|嗨)?(?:小智|小爱同学|小度|天猫精灵)[\s,，:：]*")
-_SPACES = re.compile(r"\s+")
-
-
-def detect_language(text: str) -> str:
-    """'zh-cn' when the text has Chinese characters, else 'en'."""
-    return "zh-cn" if _CJK.search(text) else "en"
-
-
-def normalize_text(text: str) -> str:
-    """NFKC, collapse spaces, strip wake words and trailing punctuation."""
-    text = unicodedata.normalize("NFKC", text).strip()
-    text = _WAKE.sub("", text)
-    text = _WAKE_ZH.sub("", text)
-    text = _SPACES.sub(" ", text).strip(" .!?。！？,，")
-    return text
-
-
 class Pipeline:
     """Turns an utterance into a decision record; each stage says "not mine" by returning None."""
 
     def __init__(self, edge_id: str, registry: Registry, template: TemplateStage, handlers: IntentHandlers,
                  executor: Executor, model: ModelStage | None = None, fallback: Fallback | None = None,
-                 cache: DecisionCache | None = None, monitor: Monitor | None = None) -> None:
+                 cache: DecisionMemory | None = None, *, gate: Gate | None = None,
+                 runner: LocalPlanRunner | None = None, plans: PlanMemory | None = None) -> None:
+        """`fallback` sends what the edge cannot serve to the cloud; `runner` replays the cloud plans kept in `plans`
+        while the cloud is away; `gate` decides whether a plan may run now (without one: sensitivity alone)."""
         self._edge_id = edge_id
         self._registry = registry
         self._template = template
@@ -76,9 +57,10 @@ class Pipeline:
         self._handlers = handlers
         self._executor = executor
         self._fallback = fallback
-        self._runner: LocalPlanRunner | None = None
+        self._runner = runner
         self._cache = cache
-        self._monitor = monitor
+        self._plans = plans
+        self._gate = gate if gate is not None else Gate(edge_id)
 
     async def handle(self, utterance: Utterance) -> Decision:
         """Decide and act; never raises for a bad request, only reports it in the decision."""
@@ -108,10 +90,10 @@ class Pipeline:
             if held_id is not None:
                 answer = await self._fallback.run_held(held_id, held_digest, utterance.text, language,
                                                        utterance.trace_id)
-                if answer.outcome is Outcome.PLANNED and answer.plan is not None:  # for offline replay (confirmed
-                    await self.remember(utterance.text, language, answer.plan)  # again there: see below)
+                if answer.outcome is Outcome.PLANNED and answer.plan is not None and self._plans is not None:
+                    await self._plans.remember(utterance.text, language, answer.plan)  # for offline replay
             elif held_digest is not None:  # a cached plan, held while the cloud was away: that plan or nothing
-                cached = await self.recall(utterance.text, language)
+                cached = await self._plans.recall(utterance.text, language) if self._plans is not None else None
                 if cached is None or plan_digest(cached) != held_digest:
                     return finish(Outcome.REJECTED, render(language, "confirmation_changed"), **fields)
                 answer = CloudAnswer(Outcome.PLANNED, DecisionSource.CACHE, render(language, "cloud_replayed"),
@@ -123,10 +105,10 @@ class Pipeline:
             fields.update(source=answer.source, plan_id=answer.plan_id)
             if answer.model is not None:
                 fields["model_version"] = answer.model
-            if answer.outcome is Outcome.NEEDS_CONFIRMATION and answer.plan is not None:
-                fields["plan_digest"] = plan_digest(answer.plan)
+            digest = plan_digest(answer.plan) if answer.plan is not None else None
+            if answer.outcome is Outcome.NEEDS_CONFIRMATION and digest is not None:
+                fields["plan_digest"] = digest
             if answer.replayed and answer.plan is not None and self._runner is not None:
-                digest = plan_digest(answer.plan)
                 confirmed = held_digest == digest
                 if not confirmed and (held := self._runner.sensitive(answer.plan)):
                     summary = ", ".join(s.tool for s in answer.plan.steps if s.id in held)
@@ -208,24 +190,16 @@ class Pipeline:
                 return await cloud_or(*deferred, when=when, **common)
             return finish(*deferred, when=when, **common)
         if source is not DecisionSource.CACHE and not (plan.sensitive and not utterance.confirmed):
-            await self._remember(text, language, versions, area, source, match, plan)
+            await self._cache_local(text, language, versions, area, source, match, plan)
         return await self._act(plan, common, utterance, language, finish, stages)
 
     async def _act(self, plan: Plan, common: dict[str, Any], utterance: Utterance, language: str,
                    finish: Callable[..., Decision], stages: dict[str, float]) -> Decision:
-        """Behaviour monitor and confirmation gate, then execute and report."""
-        if self._monitor is not None and plan.actions:
-            who = utterance.user or "unknown"
-            verdict = self._monitor.check(ActivityEvent.from_plan(plan, utterance, str(common["source"]), who))
-            if verdict.action == "limit":
-                return finish(Outcome.RATE_LIMITED, render(language, "rate_limited", reason=verdict.reason),
-                              held_by=verdict.rule, **common)
-            if verdict.action == "confirm" and not utterance.confirmed:
-                return finish(Outcome.NEEDS_CONFIRMATION, render(language, "held", reason=verdict.reason),
-                              held_by=verdict.rule, **common)
-        if plan.sensitive and not utterance.confirmed:
-            return finish(Outcome.NEEDS_CONFIRMATION,
-                          render(language, "needs_confirmation", summary=_summary(language, plan)), **common)
+        """The gate (behaviour monitor, confirmation of sensitive plans), then execute and report."""
+        hold = self._gate.check(plan, utterance, str(common["source"]), language)
+        if hold is not None:
+            held_by = {"held_by": hold.held_by} if hold.held_by is not None else {}
+            return finish(hold.outcome, hold.reply, **held_by, **common)
         t = time.perf_counter()
         actions = await self._execute(plan, language, utterance.trace_id)
         stages["execute"] = round((time.perf_counter() - t) * 1000, 3)
@@ -252,42 +226,12 @@ class Pipeline:
             out.append((match, plan) if match is not None and plan is not None and acts and confident else None)
         return out if any(out) else None
 
-    def use_fallback(self, fallback: Fallback | None, runner: LocalPlanRunner | None = None) -> None:
-        """Send what the edge cannot serve to the cloud (set once the queue file is open); `runner` replays cached
-        cloud plans while the cloud is away."""
-        self._fallback = fallback
-        self._runner = runner
-
-    async def remember(self, text: str, language: str, plan: CloudPlan) -> None:
-        """Keep a cloud plan for offline replay (PlanMemory): keyed on the words and the device registry."""
-        if self._cache is not None:
-            decision = CachedDecision(intent="plan", slots={}, source=DecisionSource.CLOUD,
-                                      plan=plan.model_dump(mode="json"))
-            await asyncio.to_thread(self._cache.put, normalize_text(text), language, self._plan_versions(), [],
-                                    decision)
-
-    async def recall(self, text: str, language: str) -> CloudPlan | None:
-        """A cloud plan kept for these words, while the device registry is the one it was made for (PlanMemory)."""
-        if self._cache is None:
-            return None
-        hit = await asyncio.to_thread(self._cache.get, normalize_text(text), language, self._plan_versions())
-        if hit is None or hit.source is not DecisionSource.CLOUD or hit.plan is None:
-            return None
-        return CloudPlan.model_validate(hit.plan)
-
-    def _plan_versions(self) -> Versions:
-        return Versions(planner="cloud", registry=self._registry.digest())
-
-    def use_cache(self, cache: DecisionCache | None) -> None:
-        """Serve repeated requests from `cache` (set once the data directory is open)."""
-        self._cache = cache
-
     def versions(self) -> Versions:
         """What decisions are made with right now (the decision cache's version key)."""
         model = self._model.status().version if self._model is not None else None
         return Versions(template=_TEMPLATES_VERSION, model=model or "", registry=self._registry.digest())
 
-    async def _remember(self, text: str, language: str, versions: Versions, area: str | None,
+    async def _cache_local(self, text: str, language: str, versions: Versions, area: str | None,
                         source: DecisionSource, match: IntentMatch, plan: Plan) -> None:
         """Cache what the stages understood (not what happened): a hit re-resolves and re-executes it."""
         if self._cache is None or area is not None or match.unmatched or not _plain(match.slots):
@@ -308,25 +252,14 @@ class Pipeline:
             for index, entity, command in items:
                 try:
                     action = await self._executor.run(entity, command, trace_id=trace_id)
-                except Refusal as refusal:
+                except AutoGLMError as exc:  # UnsupportedActionError and friends: one device, not the request
                     action = DeviceAction(device_id=entity.device_id, name=entity.name, domain=entity.domain,
-                                          command={"name": command.name}, outcome=Outcome(refusal.outcome),
-                                          detail=refusal.reply(language))
-                except Exception as exc:  # UnsupportedActionError and friends: one device, not the request
-                    action = DeviceAction(device_id=entity.device_id, name=entity.name, domain=entity.domain,
-                                          command={"name": command.name}, outcome=Outcome.UNSUPPORTED,
-                                          detail=str(exc))
+                                          command={"name": command.name}, outcome=outcome_of(exc), detail=str(exc))
                 action.name = display(entity, language)
                 results[index] = action
 
         await asyncio.gather(*(run_device(items) for items in by_device.values()))
         return [results[i] for i in sorted(results)]
-
-
-def _summary(language: str, plan: Plan) -> str:
-    sep = "; " if language == "en" else "，"
-    return sep.join(action_phrase(language, c.name, display(e, language), c.value, pending=True)
-                    for e, c in plan.actions)
 
 
 def _conclude(language: str, actions: list[DeviceAction]) -> tuple[Outcome, str]:
@@ -348,8 +281,7 @@ def _failure(language: str, action: DeviceAction) -> str:
     if action.outcome == Outcome.UNAVAILABLE:
         return render(language, "offline", name=action.name)
     if action.outcome == Outcome.TIMEOUT:
-        seconds = float((action.detail or "").split()[-1].rstrip("s") or 0) if action.detail else 0.0
-        return render(language, "timeout", name=action.name, seconds=seconds)
+        return render(language, "timeout", name=action.name, seconds=action.timeout_s or 0.0)
     if action.outcome == Outcome.REJECTED:
         return render(language, "rejected", name=action.name, reason=action.detail or "?")
     return action.detail or render(language, "error", reason=str(action.outcome))

@@ -8,11 +8,16 @@ import time
 
 from edge.devices.entity import Command, Entity, satisfied
 from edge.devices.twins import Twins
-from edge.io.mqtt import Bus
+from edge.ports import Bus
 from shared.decision import DeviceAction, Outcome
-from shared.errors import TransportError
+from shared.errors import AutoGLMError, TransportError
 
 log = logging.getLogger(__name__)
+
+#: The outcome of a command that failed with an error of this code (anything else: ERROR).
+_OUTCOMES = {"unsupported_action": Outcome.UNSUPPORTED, "unknown_device": Outcome.UNKNOWN_DEVICE,
+             "device_unavailable": Outcome.UNAVAILABLE, "device_timeout": Outcome.TIMEOUT,
+             "device_rejected": Outcome.REJECTED}
 
 #: QoS of device commands (`/set`): at most once per publish; confirmation and retry make it at-least-once.
 COMMAND_QOS = 0
@@ -58,6 +63,7 @@ class Executor:
                     outcome, detail = Outcome.DONE, "already in that state"
                 else:
                     outcome, detail = Outcome.TIMEOUT, f"no confirmation within {timeout:g}s"
+                    action.timeout_s = timeout
         except TransportError as exc:
             outcome, detail = Outcome.ERROR, str(exc)
         finally:
@@ -66,3 +72,8 @@ class Executor:
         action.latency_ms = round((time.perf_counter() - start) * 1000, 3)
         log.info("command finished", extra={**extra, "outcome": outcome.value, "latency_ms": action.latency_ms})
         return action
+
+
+def outcome_of(exc: AutoGLMError) -> Outcome:
+    """The outcome a command that raised `exc` had: the one mapping from errors to outcomes."""
+    return _OUTCOMES.get(exc.code, Outcome.ERROR)

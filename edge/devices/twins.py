@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.devices.entity import satisfied
-from edge.io.store import EdgeStore
+from edge.ports import TwinStore
 from shared.decision import Outcome
 from shared.errors import StorageError
 
@@ -22,7 +22,7 @@ class _Waiter:
 class Twins:
     """Reported values per device; lets the executor wait for a device to confirm a command."""
 
-    def __init__(self, store: EdgeStore) -> None:
+    def __init__(self, store: TwinStore) -> None:
         self._store = store
         self._reported: dict[str, dict[str, Any]] = {}
         self._waiters: dict[str, list[_Waiter]] = {}

@@ -6,15 +6,11 @@ What the behaviour monitor (edge/guard/monitor.py) observes and checks, built fr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.decision import Decision, DecisionSource, Outcome, Utterance
 from shared.envelope import new_id, utcnow
-
-if TYPE_CHECKING:
-    from edge.decision.intents import Plan
 
 #: Outcomes that mean the request was carried out (or handed to the planner to carry out).
 ACCEPTED = frozenset({Outcome.DONE, Outcome.PARTIAL, Outcome.ANSWERED, Outcome.PLANNED})
@@ -71,14 +67,6 @@ class ActivityEvent(BaseModel):
             # on a familiar device in a new combination look foreign (bench/anomaly.py: more holds, same catch).
             out += [f"cmd:{a.command}", f"dev:{a.device_id}", f"dom:{a.domain}"]
         return out
-
-    @classmethod
-    def from_plan(cls, plan: Plan, utterance: Utterance, source: str, who: str = "unknown") -> ActivityEvent:
-        """The request about to run: a plan from the pipeline, for `check`."""
-        actions = [ActionRef(device_id=e.device_id, domain=e.domain, command=c.name) for e, c in plan.actions]
-        return cls(who=who, intent=plan.intent, actions=actions, area=utterance.area, source=str(source),
-                   channel=utterance.source, trace_id=utterance.trace_id, ts=utterance.ts, text=utterance.text,
-                   confirmed=utterance.confirmed)
 
     @classmethod
     def from_decision(cls, decision: Decision, utterance: Utterance, who: str = "unknown") -> ActivityEvent:

@@ -18,8 +18,16 @@ from pydantic import BaseModel
 
 from edge.config import CloudSettings
 from edge.io.breaker import BreakerState, CircuitBreaker, CircuitOpenError, Clock, StateListener
+from edge.ports import (
+    CloudBadResponseError,
+    CloudRejectedError,
+    CloudTimeoutError,
+    CloudUnavailableError,
+    CloudUnreachableError,
+    counts_against_cloud,
+)
 from shared.codec import decode, parse_json, validate
-from shared.errors import AutoGLMError, ConfigError, PayloadError, TransportError
+from shared.errors import ConfigError, PayloadError
 from shared.plan import PlanRequest, PlanResponse, PlanStatus
 
 PLAN_PATH: Final = "/v1/plan"
@@ -36,68 +44,6 @@ class _RunAnswer(BaseModel):
     status: PlanStatus
 #: The cloud's trace header (cloud.api.deps.TRACE_HEADER; the edge may not import the cloud).
 TRACE_HEADER: Final = "X-Trace-ID"
-#: Statuses that say the cloud is busy or broken rather than that this request is wrong.
-_RETRYABLE: Final = frozenset({408, 429})
-_HINTS: Final = {401: " (check this edge's token, edge.cloud.token)",
-                 403: " (the token must be this edge's own edge credential)"}
-
-
-class CloudError(AutoGLMError):
-    """The cloud planner gave no usable plan; the edge answers with a degraded reply."""
-
-    code = "cloud_error"
-
-
-class CloudUnreachableError(CloudError, TransportError):
-    """No connection to the cloud (DNS, refused, reset, TLS)."""
-
-    code = "cloud_unreachable"
-
-
-class CloudTimeoutError(CloudError, TransportError):
-    """The cloud did not answer within the deadline."""
-
-    code = "cloud_timeout"
-
-
-class CloudUnavailableError(CloudError, TransportError):
-    """The breaker is open after repeated failures: the cloud was not asked."""
-
-    code = "cloud_unavailable"
-
-    def __init__(self, message: str, *, retry_after_s: float) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class CloudBadResponseError(CloudError):
-    """A 2xx answer that is not a valid plan response."""
-
-    code = "cloud_bad_response"
-
-
-class CloudRejectedError(CloudError):
-    """A non-2xx answer; `status` and the server's error `server_code` (None when the body had none)."""
-
-    code = "cloud_rejected"
-
-    def __init__(self, status: int, *, server_code: str | None, message: str,
-                 retry_after_s: float | None = None) -> None:
-        self.status = status
-        self.server_code = server_code
-        self.retry_after_s = retry_after_s
-        code = f" {server_code}" if server_code else ""
-        super().__init__(f"the cloud refused the request: HTTP {status}{code}: {message}{_HINTS.get(status, '')}")
-
-    @property
-    def retryable(self) -> bool:
-        """True when the cloud is busy or broken (408, 429, 5xx), not this request wrong."""
-        return self.status in _RETRYABLE or self.status >= 500
-
-
-def counts_against_cloud(exc: BaseException) -> bool:
-    """Whether a failed plan call says the cloud is unwell (the breaker's failure predicate)."""
-    return not isinstance(exc, CloudRejectedError) or exc.retryable
 
 
 class CloudClient:

@@ -22,7 +22,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from sqlite_utils import Database
 
 from edge.config import CacheSettings
 from edge.io.dbfile import problem
+from edge.ports import CachedDecision, Versions
 from shared.decision import DecisionSource
 from shared.errors import StorageError
 
@@ -61,16 +62,6 @@ CREATE INDEX IF NOT EXISTS {TABLE}_expires ON {TABLE} (expires);
 
 
 @dataclass(frozen=True, slots=True)
-class Versions:
-    """What produced a decision; a different value anywhere is a miss. Empty string: not involved."""
-
-    template: str = ""
-    model: str = ""
-    planner: str = ""
-    registry: str = ""  # a digest of the device registry (names, areas) the text was resolved against
-
-
-@dataclass(frozen=True, slots=True)
 class CacheKey:
     """Folded text, language, fingerprint of the twin state the decision depends on, and versions."""
 
@@ -78,18 +69,6 @@ class CacheKey:
     language: str
     twin: str
     versions: Versions
-
-
-@dataclass(frozen=True, slots=True)
-class CachedDecision:
-    """What replaying needs: the intent and its slots, the stage that decided, and a cloud plan if any."""
-
-    intent: str
-    slots: dict[str, Any]
-    source: DecisionSource
-    spoken: dict[str, str] = field(default_factory=dict)
-    confidence: float | None = None
-    plan: dict[str, Any] | None = None
 
 
 _CODEC: TypeAdapter[CachedDecision] = TypeAdapter(CachedDecision)
@@ -273,3 +252,15 @@ class DecisionCache:
         with self._lock:
             if self._owned:
                 self._db.conn.close()
+
+
+def open_cache(settings: CacheSettings, path: Path, twin_values: TwinValues) -> DecisionCache | None:
+    """The daemon's cache, or None when it is disabled or unusable (only slower without it; the file is kept)."""
+    if not settings.enabled:
+        return None
+    try:
+        cache, _ = DecisionCache.open_or_rebuild(path, twin_values, settings)
+    except StorageError as exc:
+        log.error("decision cache unusable, running without it: %s (delete %s to start afresh)", exc, path)
+        return None
+    return cache

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -12,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from edge.guard.confirmations import ConfirmationError
 from edge.io.metrics import EdgeMetrics
 from shared.decision import Decision
+
+log = logging.getLogger(__name__)
 
 
 def create_app(metrics: EdgeMetrics, readiness: Callable[[], dict[str, bool]],
@@ -52,3 +57,29 @@ def create_app(metrics: EdgeMetrics, readiness: Callable[[], dict[str, bool]],
         return JSONResponse(decision.model_dump(mode="json"))
 
     return app
+
+
+class HttpServer:
+    """Serves an app with uvicorn inside the daemon's event loop; `port` is the bound port once it listens."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self.port: int | None = None
+
+    async def run(self) -> None:
+        """Serve until `stop()` or cancellation."""
+        serve = asyncio.create_task(self._server.serve())
+        while not self._server.started and not serve.done():  # noqa: ASYNC110 - uvicorn exposes no started event
+            await asyncio.sleep(0.02)
+        if self._server.servers:
+            self.port = self._server.servers[0].sockets[0].getsockname()[1]
+            log.info("edge http listening", extra={"port": self.port})
+        try:
+            await serve
+        finally:
+            self._server.should_exit = True
+
+    def stop(self) -> None:
+        """Ask the server to finish."""
+        self._server.should_exit = True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import onnxruntime as ort
 from pydantic import ValidationError
 from tokenizers import Tokenizer
 
+from edge.ports import Prediction, SlotSpan
 from shared.errors import ModelError
 from shared.intent import INTENT_LABELS, MODEL_FORMAT_VERSION, SLOT_LABELS, ModelManifest
 
@@ -20,25 +20,6 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 #: Execution providers in order of preference; only those this onnxruntime build has are used.
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
-
-
-@dataclass(frozen=True, slots=True)
-class SlotSpan:
-    """A tagged span: slot type and the exact characters of the input."""
-
-    slot: str
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """The model's reading of one sentence, with calibrated confidence."""
-
-    label: str
-    confidence: float
-    spans: tuple[SlotSpan, ...]
 
 
 def sha256(path: Path) -> str:
@@ -158,3 +139,7 @@ def decode_spans(text: str, tags: list[str], offsets: list[tuple[int, int]]) -> 
         spans.append(SlotSpan(current[0], current[1], current[2], text[current[1]:current[2]]))
     return tuple(s for s in spans if s.text.strip())
 
+
+def load_intent_model(model_dir: Path, threads: int = 1) -> IntentModel:
+    """Load a model directory for serving (the ModelStage's loader)."""
+    return IntentModel.load(model_dir, threads=threads)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from edge.devices.entity import Entity
+from edge.io.breaker import BreakerState
+from shared.decision import Decision
+from shared.errors import AutoGLMError, PayloadError, StorageError, TopicError
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -54,3 +64,47 @@ class EdgeMetrics:
         self.model_info.clear()
         if version is not None:
             self.model_info.labels(version).set(1)
+
+    def observe_decision(self, decision: Decision) -> None:
+        """Count a decision and its latency, and each device command's latency."""
+        source = decision.source.value if decision.source else "none"
+        self.decisions.labels(source, decision.outcome.value).inc()
+        self.decision_latency.labels(source).observe(decision.latency_ms / 1000)
+        for action in decision.actions:
+            if action.latency_ms is not None and action.outcome is not None:
+                self.command_latency.labels(action.domain, action.outcome.value).observe(action.latency_ms / 1000)
+
+    def connection_changed(self, connected: bool) -> None:
+        """The local broker connection went up or down."""
+        self.mqtt_connected.set(1 if connected else 0)
+        if not connected:
+            self.mqtt_reconnects.inc()
+
+    def breaker_changed(self, state: str) -> None:
+        """The cloud circuit breaker is in `state` now (one series per state, 1 for the current one)."""
+        for series in BreakerState:
+            self.cloud_breaker.labels(series.value).set(1 if series.value == state else 0)
+
+    def devices_changed(self, entities: list[Entity]) -> None:
+        """How many entities the edge knows, and how many say they are online."""
+        self.devices.set(len(entities))
+        self.devices_available.set(sum(1 for e in entities if e.available))
+
+    def rejected(self, topic: str, size: int, exc: AutoGLMError) -> None:
+        """An inbound message the edge could not take: counted by kind and code, and logged (a full disk too)."""
+        if isinstance(exc, StorageError):
+            self.storage_failed("message", exc, topic=topic)
+            return
+        kind = "payload" if isinstance(exc, PayloadError | TopicError) else "handling"
+        self.bad_messages.labels(kind, exc.code).inc()
+        log.warning("message rejected", extra={"topic": topic, "reason": str(exc), "code": exc.code, "bytes": size})
+
+    def model_outcome(self, outcome: str, version: str | None) -> None:
+        """A roll-out order ended so, with `version` serving."""
+        self.model_rollouts.labels(outcome).inc()
+        self.set_model_version(version)
+
+    def storage_failed(self, what: str, exc: Exception, **extra: Any) -> None:
+        """A local database refused a write (a full disk): counted and logged, naming the file."""
+        self.storage_errors.labels(what).inc()
+        log.error("not stored: %s", exc, extra={"event": "storage_error", "what": what, **extra})

@@ -25,8 +25,10 @@ from typing import Protocol
 import httpx
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
+from edge.config import CloudSettings
 from edge.decision.model_stage import ModelStage
-from edge.io.intent_model import IntentModel, read_manifest, sha256
+from edge.io.intent_model import read_manifest, sha256
+from edge.ports import IntentClassifier
 from shared.envelope import new_id
 from shared.errors import ModelError
 from shared.rollout import ModelAction, ModelFile, ModelOrder, ModelResult
@@ -68,6 +70,13 @@ class HttpFetcher:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout_s,
                                        headers={"Authorization": f"Bearer {token.get_secret_value()}"})
+
+    @classmethod
+    def for_cloud(cls, cloud: CloudSettings, *, timeout_s: float) -> HttpFetcher | None:
+        """A fetcher from the edge's cloud, or None when there is none (roll-outs are then refused)."""
+        if cloud.url is None or cloud.token is None:
+            return None
+        return cls(cloud.url, cloud.token, timeout_s=timeout_s)
 
     async def fetch(self, url: str, dest: Path, expected: ModelFile) -> None:
         """Stream `url` into `dest`, refusing more bytes than the order names."""
@@ -174,7 +183,7 @@ class ModelRollout:
         return ModelResult(order_id=order_id, action=order.action, version=previous.version, active=previous.version,
                            previous=self._previous_version(), changed=True)
 
-    async def _switch(self, model: IntentModel, version: str) -> None:
+    async def _switch(self, model: IntentClassifier, version: str) -> None:
         """Persist the choice first, then serve it: a state that cannot be written leaves the old model on."""
         if model.version != version:
             raise ModelError(f"the model in {model.model_dir} is version {model.version}, not {version}")

@@ -9,8 +9,7 @@ import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -18,42 +17,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttSettings
 from edge.io.backoff import Backoff
+from edge.ports import Message
 from shared.errors import TransportError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Message:
-    """An inbound message; call `ack()` once it is handled (QoS 1 is acknowledged after commit)."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    _ack: Callable[[], None] = field(default=lambda: None, repr=False)
-    dup: bool = False  # the broker sends it again: an earlier delivery was not acknowledged
-    mid: int = 0  # the packet id (QoS 1): a redelivery carries the id of the first delivery
-
-    def ack(self) -> None:
-        """Acknowledge to the broker (no-op for QoS 0); safe to call twice."""
-        ack, self._ack = self._ack, lambda: None
-        ack()
-
-
-class Bus(Protocol):
-    """What the edge needs from a broker connection."""
-
-    @property
-    def connected(self) -> bool: ...
-
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None: ...
-
-    async def subscribe(self, topic_filter: str, qos: int = 1) -> None: ...
-
-    async def unsubscribe(self, topic_filter: str) -> None: ...
-
-    def messages(self) -> AsyncIterator[Message]: ...
 
 
 def no_delay(_client: paho.Client, _userdata: Any, sock: Any) -> None:
@@ -73,8 +40,16 @@ class PahoBus:
         will: tuple[str, bytes] | None = None,
         birth: tuple[str, bytes] | None = None,
         on_connection_change: Callable[[bool], None] | None = None,
+        resubscribe: bool = True,
+        ack_after_commit: bool = True,
     ) -> None:
+        """`resubscribe` and `ack_after_commit` are safeguards only a negative control switches off: without them the
+        subscriptions are sent on the first connection only (a clean-session take-over loses them), and a QoS 1
+        message is acknowledged on arrival (a crash before its commit loses it)."""
         self._settings = settings
+        self._resubscribe = resubscribe
+        self._ack_after_commit = ack_after_commit
+        self._subscribed_once = False
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=paho.MQTTv311
         )
@@ -180,8 +155,10 @@ class PahoBus:
         if rc.is_failure:
             log.warning("mqtt connect refused", extra={"reason": str(rc)})
             return
-        for topic_filter, qos in self._subscriptions.items():
-            client.subscribe(topic_filter, qos)
+        if self._resubscribe or not self._subscribed_once:
+            for topic_filter, qos in self._subscriptions.items():
+                client.subscribe(topic_filter, qos)
+            self._subscribed_once = True
         if self._birth:
             client.publish(self._birth[0], self._birth[1], qos=1, retain=True)
         self._backoff.reset()
@@ -232,6 +209,8 @@ class PahoBus:
                 client.ack(mid, qos)
 
         message = Message(msg.topic, bytes(msg.payload), qos, bool(msg.retain), ack, dup=bool(msg.dup), mid=mid)
+        if not self._ack_after_commit:
+            message.ack()  # before anything is committed: the daemon's own ack is then a no-op
         # Backpressure: when the queue is full the network thread waits, so the broker holds the rest.
         while not self._room.acquire(timeout=0.5):
             if loop.is_closed() or self._stopping:

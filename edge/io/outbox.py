@@ -18,10 +18,10 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from edge.io.dbfile import problem
+from edge.ports import DroppedReport, Pending
 from shared.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -39,39 +39,20 @@ OLDEST = f"SELECT seq, topic FROM {TABLE} ORDER BY seq LIMIT ?"
 LOG_EVERY = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """One message waiting for the broker's acknowledgement."""
-
-    seq: int
-    topic: str
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class DroppedReport:
-    """Messages the overflow policy dropped and the cloud has not been told about: counts per topic."""
-
-    by_topic: dict[str, int]
-    last_seq: int  # the newest dropped message's sequence number: names this report
-
-    @property
-    def count(self) -> int:
-        """Messages dropped in all."""
-        return sum(self.by_topic.values())
-
-
 class Outbox:
     """Durable FIFO of uplink messages, bounded: when full, the oldest are dropped (counted, logged, reported)."""
 
     def __init__(self, path: Path, *, max_messages: int = 1_000_000,
-                 on_drop: Callable[[int], None] | None = None) -> None:
+                 on_drop: Callable[[int], None] | None = None, report_drops: bool = True) -> None:
+        """`report_drops` is a safeguard only a negative control switches off: without it drops are still counted
+        here, but `dropped_report` never has anything for the cloud."""
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
         self._max = max_messages
         self._path = path
         self._lock = threading.Lock()
         self._on_drop = on_drop
+        self._report_drops = report_drops
         self.dropped = 0  # dropped by this instance (the unreported ones are in the file)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,6 +150,8 @@ class Outbox:
 
     def dropped_report(self) -> DroppedReport | None:
         """What the overflow policy dropped that the cloud has not been told about; None when nothing."""
+        if not self._report_drops:
+            return None
         with self._lock:
             try:
                 rows = self._db.execute(f"SELECT topic, count, last_seq FROM {DROPPED} WHERE count > 0").fetchall()

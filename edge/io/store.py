@@ -13,12 +13,12 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from sqlite_utils import Database
 
+from edge.ports import StoredDevice, TwinRow
 from shared.decision import Decision
 from shared.envelope import utcnow
 from shared.errors import StorageError
@@ -69,29 +69,6 @@ CREATE TABLE IF NOT EXISTS applied_messages (
 #: Marks of applied QoS 1 state messages kept (a redelivery comes within the broker's in-flight window; packet ids
 #: of one session run sequentially to 65535, so none repeats among these).
 APPLIED_KEPT = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDevice:
-    """A registry row as stored."""
-
-    device_id: str
-    component: str
-    config: dict[str, Any]
-    discovery_topic: str
-    available: bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class TwinRow:
-    """One property of one device's twin."""
-
-    device_id: str
-    prop: str
-    reported: Any
-    reported_version: int
-    desired: Any
-    desired_version: int
 
 
 class EdgeStore:

@@ -16,17 +16,15 @@ from typing import Any
 
 from edge.devices.desired import desired_commands
 from edge.devices.entity import Command, Entity, satisfied
-from edge.devices.executor import Executor
+from edge.devices.executor import Executor, outcome_of
 from edge.devices.registry import Registry
 from edge.devices.twins import Twins
-from edge.io.mqtt import Bus
-from edge.io.outbox import DroppedReport, Outbox
-from edge.io.store import EdgeStore
+from edge.ports import Bus, DroppedReport, Message, MessageQueue, TwinStore
 from shared.codec import decode, encode, validate
 from shared.decision import Outcome
 from shared.envelope import Envelope, utcnow
 from shared.errors import AutoGLMError, PayloadError, StorageError, TransportError, UnknownDeviceError
-from shared.sync import ApplyResult, DeviceCommand, DeviceInfo, EdgeStatus, FullTwin, SyncType
+from shared.sync import ApplyResult, DeviceCommand, DeviceInfo, EdgeEvent, EdgeStatus, FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_topic
 from shared.twin import TwinDelta, TwinValue
 
@@ -36,16 +34,14 @@ log = logging.getLogger(__name__)
 FULL_CHUNK = 50
 #: Messages one outbox transaction takes from the group-commit queue.
 GROUP_COMMIT_MAX = 500
-#: Event type of the report of messages the outbox's overflow policy dropped (counts per topic).
-OVERFLOW_EVENT = "edge.outbox_overflow"
 
 
 class Uplink:
     """Keeps this edge's twins in step with the cloud over the bus."""
 
-    def __init__(self, edge_id: str, bus: Bus, registry: Registry, twins: Twins, store: EdgeStore,
+    def __init__(self, edge_id: str, bus: Bus, registry: Registry, twins: Twins, store: TwinStore,
                  executor: Executor, *, heartbeat_s: float = 30.0, seen_ids: int = 4096,
-                 outbox: Outbox | None = None, outbox_batch: int = 200,
+                 outbox: MessageQueue | None = None, outbox_batch: int = 200,
                  on_storage_error: Callable[[StorageError], None] | None = None,
                  check_versions: bool = True, check_expiry: bool = True) -> None:
         """`check_versions` and `check_expiry` are safeguards that only a negative control switches off: without
@@ -91,7 +87,7 @@ class Uplink:
                 if self._bus.connected:
                     await self._guard(self._heartbeat())
 
-    async def _drain(self, outbox: Outbox) -> None:
+    async def _drain(self, outbox: MessageQueue) -> None:
         """Send queued messages in order; each leaves the outbox only after the broker's PUBACK."""
         while True:
             await self._queued.wait()
@@ -118,7 +114,7 @@ class Uplink:
                 if failure is not None:
                     raise failure
 
-    async def _report_dropped(self, outbox: Outbox) -> None:
+    async def _report_dropped(self, outbox: MessageQueue) -> None:
         """Tell the cloud what the overflow policy dropped (once its broker has the report, forget those drops)."""
         report: DroppedReport | None = await asyncio.to_thread(outbox.dropped_report)
         if report is None:
@@ -127,7 +123,7 @@ class Uplink:
                    "outbox_max": outbox.max_messages}
         # the id names the drops, so a report re-sent after a crash is a duplicate the cloud drops
         envelope = Envelope(id=f"overflow-{self._edge_id}-{report.last_seq}"[:64], source=self._source,
-                            type=OVERFLOW_EVENT, payload=payload)
+                            type=EdgeEvent.OUTBOX_OVERFLOW, payload=payload)
         try:
             await self._bus.publish(edge_topic(self._edge_id, EdgeChannel.EVENTS), encode(envelope), qos=1)
         except TransportError as exc:  # the next reconnect tries again
@@ -190,6 +186,11 @@ class Uplink:
             self._announced.update(e.device_id for e in chunk)
 
     # down: desired, commands, re-sync requests
+    async def receive(self, message: Message) -> None:
+        """Handle one message from the cloud's desired channel, then acknowledge it (PayloadError if malformed)."""
+        await self.handle(message.payload)
+        message.ack()
+
     async def handle(self, payload: bytes) -> None:
         """Handle one message from the cloud; raises PayloadError for a malformed one."""
         envelope = decode(Envelope, payload)
@@ -289,7 +290,7 @@ class Uplink:
                         result.outcome, result.detail = (action.outcome or Outcome.ERROR).value, action.detail
                         break
             except AutoGLMError as exc:
-                result.outcome, result.detail = _outcome(exc), str(exc)
+                result.outcome, result.detail = outcome_of(exc).value, str(exc)
             if desired is not None and result.outcome != Outcome.DONE:  # not applied: the next re-sync tries again
                 for prop in desired:
                     self._versions.pop((device_id, prop), None)
@@ -358,10 +359,3 @@ class Uplink:
 def _info(entity: Entity) -> DeviceInfo:
     return DeviceInfo(device_id=entity.device_id, domain=entity.domain, name=entity.name, area=entity.area,
                       device_class=entity.config.device_class, available=entity.available)
-
-
-def _outcome(exc: AutoGLMError) -> str:
-    codes = {"unsupported_action": Outcome.UNSUPPORTED, "unknown_device": Outcome.UNKNOWN_DEVICE,
-             "device_unavailable": Outcome.UNAVAILABLE, "device_timeout": Outcome.TIMEOUT,
-             "device_rejected": Outcome.REJECTED}
-    return codes.get(exc.code, Outcome.ERROR).value

@@ -10,7 +10,7 @@ import pytest
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
 from edge.devices.entity import Entity
-from edge.io.mqtt import Message
+from edge.ports import Message
 from shared.decision import Decision, Outcome
 from shared.discovery import parse_discovery
 from tests.edge.io.test_store import fill_to_limit
@@ -39,7 +39,7 @@ async def test_a_decision_the_full_store_refuses_is_counted_and_logged(tmp_path:
     decision = Decision(utterance_id="u", trace_id="t", edge_id="e", text="x" * 5000, language="en",
                         outcome=Outcome.DONE, reply="ok", latency_ms=1.0)
     with caplog.at_level(logging.ERROR):
-        await daemon._record(decision)  # no broker: the publishes fail too, and are handled as before
+        await daemon.recorder.record(decision)  # no broker: the publishes fail too, and are handled as before
     assert storage_errors(daemon, "decision") == 1
     assert any("edge.db is full" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
     await daemon.store.close()

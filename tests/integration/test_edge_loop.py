@@ -292,8 +292,8 @@ async def test_under_load_normal_requests_are_shed_and_high_priority_users_still
     normal = await running.say("turn on the kitchen lights")
     # the real host's load decides the rule here (a busy CI machine may already be queueing normal work)
     assert normal.outcome == "done" and normal.policy_rule in ("default", "overload_cpu", "overload_latency")
-    running.edge.policy = AdmissionPolicy(PolicySettings(user_priorities={"alice": "high"}), Overloaded())
-    running.edge.policy.settings.rules[0].actions[Priority.NORMAL] = Action.SHED  # shed normal work too
+    running.edge.gate.policy = AdmissionPolicy(PolicySettings(user_priorities={"alice": "high"}), Overloaded())
+    running.edge.gate.policy.settings.rules[0].actions[Priority.NORMAL] = Action.SHED  # shed normal work too
     shed = await running.say("turn off the kitchen lights")
     assert (shed.outcome, shed.policy_rule) == ("busy", "overload_cpu"), shed
     assert running.home.state("kitchen_light")["state"] == "ON"

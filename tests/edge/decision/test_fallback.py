@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from edge.decision.fallback import Fallback
-from edge.io.cloud_client import CloudRejectedError, CloudTimeoutError, CloudUnavailableError, CloudUnreachableError
 from edge.io.outbox import Outbox
+from edge.ports import CloudRejectedError, CloudTimeoutError, CloudUnavailableError, CloudUnreachableError
 from shared.decision import DecisionSource, Outcome, Utterance
 from shared.plan import Plan, PlanResponse, PlanStatus, PlanStep
 

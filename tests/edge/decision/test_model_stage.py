@@ -11,7 +11,7 @@ import pytest
 from edge.config import DEFAULT_MODEL_DIR
 from edge.decision.model_stage import ModelStage
 from edge.devices.registry import Registry
-from edge.io.intent_model import IntentModel, decode_spans
+from edge.io.intent_model import IntentModel, decode_spans, load_intent_model
 from shared.errors import ModelError
 from tests.edge.devices.test_entity import LIGHT, entity
 
@@ -49,7 +49,7 @@ def test_shipped_model_loads_and_predicts(shipped: Path) -> None:
 
 
 def test_model_stage_resolves_slots_against_the_registry(model_copy: Path) -> None:
-    stage = ModelStage(registry(), model_copy)
+    stage = ModelStage(registry(), model_copy, load=load_intent_model)
     assert stage.reload_if_changed()
     match = stage.match("could you make the bed room lights dimmer", "en")
     assert match is not None and match.intent == "HassLightSet"
@@ -73,7 +73,7 @@ def test_bad_model_leaves_the_stage_degraded_with_a_clear_error(model_copy: Path
         (model_copy / "manifest.json").write_text("{not json")
     with pytest.raises(ModelError):
         IntentModel.load(model_copy)
-    stage = ModelStage(registry(), model_copy)
+    stage = ModelStage(registry(), model_copy, load=load_intent_model)
     assert not stage.reload_if_changed()
     assert stage.model is None and stage.status().error
     assert stage.match("turn off the kitchen lights", "en") is None
@@ -81,7 +81,7 @@ def test_bad_model_leaves_the_stage_degraded_with_a_clear_error(model_copy: Path
 
 def test_hot_reload_picks_up_a_good_model_and_keeps_it_over_a_bad_one(tmp_path: Path, shipped: Path) -> None:
     target = tmp_path / "intent"
-    stage = ModelStage(registry(), target)
+    stage = ModelStage(registry(), target, load=load_intent_model)
     assert not stage.reload_if_changed()
     assert "missing" in (stage.status().error or "")
     shutil.copytree(shipped, target)

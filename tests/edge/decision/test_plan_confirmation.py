@@ -17,12 +17,13 @@ import pytest
 from edge.decision.fallback import Fallback
 from edge.decision.intents import IntentHandlers
 from edge.decision.pipeline import Pipeline
+from edge.decision.plan_memory import CachedPlans
 from edge.decision.plan_runner import LocalPlanRunner
 from edge.devices.entity import Command, Entity
 from edge.devices.registry import Registry
 from edge.guard.confirmations import Confirmations
-from edge.io.cloud_client import CloudUnreachableError
 from edge.io.decision_cache import DecisionCache
+from edge.ports import CloudUnreachableError
 from shared.confirmation import plan_digest
 from shared.decision import Decision, DeviceAction, Outcome, Utterance
 from shared.errors import ConfirmationRequiredError
@@ -105,6 +106,7 @@ class Edge:
     """The pipeline as the daemon drives it: a held decision gets a token bound to the plan it showed."""
 
     pipeline: Pipeline
+    plans: CachedPlans
     cloud: Cloud
     devices: Devices
     confirmations: Confirmations
@@ -129,15 +131,15 @@ async def edge(tmp_path: Path) -> AsyncIterator[Edge]:
     devices = Devices()
     cloud = Cloud(UNLOCK)
     cache = DecisionCache(tmp_path / "cache.db", lambda device_id: {})
-    pipeline = Pipeline("edge-1", reg, NoTemplates(), IntentHandlers(reg, lambda d: {}),  # type: ignore[arg-type]
-                        devices, cache=cache)  # type: ignore[arg-type]
-
     async def notify(message: str, trace_id: str) -> None:
         return None
 
+    plans = CachedPlans(cache, reg)
     runner = LocalPlanRunner(reg, _NoTwins(), devices, notify)  # type: ignore[arg-type]
-    pipeline.use_fallback(Fallback(cloud, plans=pipeline), runner)  # type: ignore[arg-type]
-    yield Edge(pipeline, cloud, devices, Confirmations(60), cache)
+    pipeline = Pipeline("edge-1", reg, NoTemplates(), IntentHandlers(reg, lambda d: {}),  # type: ignore[arg-type]
+                        devices, fallback=Fallback(cloud, plans=plans), cache=cache,  # type: ignore[arg-type]
+                        runner=runner, plans=plans)
+    yield Edge(pipeline, plans, cloud, devices, Confirmations(60), cache)
     cache.close()
 
 
@@ -186,7 +188,7 @@ async def test_a_held_cached_plan_that_changed_before_the_confirmation_does_not_
     offline = await edge.say()
     other = Plan(steps=[PlanStep(id="s1", tool="lock.unlock", args={"device_id": "lk"}),
                         PlanStep(id="s2", tool="cover.open_cover", args={"device_id": "gd"})])
-    await edge.pipeline.remember(WORDS, "en", other)  # the cache entry is replaced in between
+    await edge.plans.remember(WORDS, "en", other)  # the cache entry is replaced in between
     refused = await edge.confirm(offline.confirm_token)
     assert refused.outcome is Outcome.REJECTED and edge.devices.sent == []
 

@@ -9,8 +9,8 @@ from bench.reliability.broker import light_config
 from edge.devices.entity import Command, Entity
 from edge.devices.executor import COMMAND_QOS, Executor
 from edge.devices.twins import Twins
-from edge.io.mqtt import Message
 from edge.io.store import EdgeStore
+from edge.ports import Message
 from shared.codec import validate
 from shared.decision import Outcome
 from shared.discovery import DiscoveryConfig

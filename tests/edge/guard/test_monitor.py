@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from edge.config import MonitorSettings
+from edge.decision.gate import activity_of
 from edge.decision.intents import Plan
 from edge.devices.entity import Command, Entity
 from edge.guard.activity import ActionRef, ActivityEvent
@@ -344,7 +345,7 @@ def light_entity() -> Entity:
 def test_events_from_a_plan_and_from_its_decision() -> None:
     utterance = Utterance(text="turn on the kitchen light", source="satellite:kitchen", area="kitchen")
     plan = Plan("HassTurnOn", [(light_entity(), Command("turn_on"))])
-    before = ActivityEvent.from_plan(plan, utterance, DecisionSource.TEMPLATE, who="alice")
+    before = activity_of(plan, utterance.model_copy(update={"user": "alice"}), DecisionSource.TEMPLATE)
     assert (before.who, before.intent, before.device_ids, before.commands) == (
         "alice", "HassTurnOn", ["light.kitchen"], {"turn_on"})
     assert (before.origin, before.trace_id, before.area) == ("satellite:kitchen/edge", utterance.trace_id, "kitchen")

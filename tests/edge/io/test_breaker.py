@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from edge.config import BreakerSettings
 from edge.io.breaker import BreakerState, CircuitBreaker, CircuitOpenError
-from edge.io.cloud_client import CloudRejectedError, counts_against_cloud
+from edge.ports import CloudRejectedError, counts_against_cloud
 from shared.errors import AutoGLMError, TransportError
 from tests.edge.fakes import FakeClock
 

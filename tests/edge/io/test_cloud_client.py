@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from edge.config import BreakerSettings, CloudSettings
 from edge.io.breaker import BreakerState
-from edge.io.cloud_client import (
+from edge.io.cloud_client import CloudClient
+from edge.ports import (
     CloudBadResponseError,
-    CloudClient,
     CloudError,
     CloudRejectedError,
     CloudTimeoutError,

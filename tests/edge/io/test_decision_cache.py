@@ -11,7 +11,8 @@ import pytest
 
 from bench.reliability.storage import damage_pages
 from edge.config import CacheSettings
-from edge.io.decision_cache import TABLE, TOUCH_EVERY_S, CachedDecision, DecisionCache, Versions, fingerprint
+from edge.io.decision_cache import TABLE, TOUCH_EVERY_S, DecisionCache, fingerprint
+from edge.ports import CachedDecision, Versions
 from shared.decision import DecisionSource
 from shared.errors import StorageError
 

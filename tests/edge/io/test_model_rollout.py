@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from edge.config import DEFAULT_MODEL_DIR
 from edge.decision.model_stage import ModelStage
 from edge.devices.registry import Registry
+from edge.io.intent_model import load_intent_model
 from edge.io.model_rollout import STATE_FILE, HttpFetcher, ModelRollout, active_dir, read_state
 from shared.rollout import MANIFEST_FILE, ModelAction, ModelFile, ModelOrder, files_path
 
@@ -63,7 +64,7 @@ def cloud(tmp_path: Path) -> Served:
 
 @pytest.fixture
 def stage() -> ModelStage:
-    stage = ModelStage(Registry(), DEFAULT_MODEL_DIR)
+    stage = ModelStage(Registry(), DEFAULT_MODEL_DIR, load=load_intent_model)
     assert stage.reload_if_changed()
     return stage
 
@@ -89,7 +90,7 @@ async def test_activate_downloads_verifies_switches_and_persists(tmp_path: Path,
     assert outcomes == [("activated", "v2")]
     # a restart loads what was active
     assert active_dir(r.root) == r.root / "v2"
-    restarted = ModelStage(Registry(), active_dir(r.root))
+    restarted = ModelStage(Registry(), active_dir(r.root), load=load_intent_model)
     assert restarted.reload_if_changed() and restarted.status().version == "v2"
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.io.store import EdgeStore, StoredDevice
+from edge.io.store import EdgeStore
+from edge.ports import StoredDevice
 from shared.decision import Decision, Outcome
 from shared.errors import StorageError
 

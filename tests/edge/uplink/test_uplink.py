@@ -22,12 +22,12 @@ from edge.devices.twins import Twins
 from edge.io.mqtt import PahoBus
 from edge.io.outbox import Outbox
 from edge.io.store import EdgeStore
-from edge.uplink.twin_sync import OVERFLOW_EVENT, Uplink
+from edge.uplink.twin_sync import Uplink
 from shared.codec import encode
 from shared.discovery import parse_discovery
 from shared.envelope import utcnow
 from shared.errors import PayloadError
-from shared.sync import ApplyResult, FullTwin, SyncType
+from shared.sync import ApplyResult, EdgeEvent, FullTwin, SyncType
 from shared.topics import EdgeChannel, edge_filter, edge_topic
 from shared.twin import TwinDelta, TwinValue
 from tests.cloud.twin_fakes import Peer, eventually, mqtt_peer
@@ -239,7 +239,7 @@ async def test_messages_the_full_outbox_dropped_are_reported_to_the_cloud_once(r
     drain = asyncio.create_task(rig.uplink.run())
     try:
         rig.uplink.connection_changed(True)  # the link is back
-        report = (await rig.cloud.wait_envelope(OVERFLOW_EVENT, EVENTS))[0]
+        report = (await rig.cloud.wait_envelope(EdgeEvent.OUTBOX_OVERFLOW, EVENTS))[0]
         assert report.payload["dropped"] == 4 and report.payload["outbox_max"] == 100
         assert report.payload["by_topic"] == {EVENTS: 2, REPORTED: 2}
         await eventually(lambda: len(outbox) == 0, what="the rest drained")
