@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 FULL_CHUNK = 50
 #: Messages one outbox transaction takes from the group-commit queue.
 GROUP_COMMIT_MAX = 500
+#: Messages waiting for the outbox's next commit at once; past it a sender waits for room (backpressure).
+MAX_PENDING_PUTS = 10_000
+#: Desired changes and commands being applied at once; past it the uplink's router waits for one to finish.
+MAX_APPLYING = 1000
 
 
 class Uplink:
@@ -62,7 +66,8 @@ class Uplink:
         self._versions_loaded = False  # read from the store on first use: they outlive a restart
         self._announced: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # applies and results in flight: at most MAX_APPLYING
+        self._put_room = asyncio.Semaphore(MAX_PENDING_PUTS)  # bounds _puts
         self.stats: Counter[str] = Counter()
         self.outbox = outbox
         self.outbox_batch = outbox_batch
@@ -193,6 +198,8 @@ class Uplink:
 
     async def handle(self, payload: bytes) -> None:
         """Handle one message from the cloud; raises PayloadError for a malformed one."""
+        while len(self._tasks) >= MAX_APPLYING:  # backpressure on the cloud's channel, never on the devices'
+            await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
         envelope = decode(Envelope, payload)
         if envelope.id in self._seen:
             self.stats["duplicate"] += 1
@@ -316,8 +323,12 @@ class Uplink:
             return
         # Group commit: messages queued while the outbox commits go in its next transaction, one fsync for them all,
         # so a burst of reports costs a few fsyncs, not one each. Each caller returns once its own message is in.
+        async with self._put_room:
+            await self._put(topic, encode(envelope))
+
+    async def _put(self, topic: str, payload: bytes) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._puts.append((topic, encode(envelope), done))
+        self._puts.append((topic, payload, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_puts())
         await done
