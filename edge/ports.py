@@ -3,6 +3,7 @@
 Each Protocol has one production adapter under `edge/io/` (named in its docstring), and in-memory versions in the
 tests. Data that crosses a port (messages, stored rows, cached decisions, model predictions) is defined here too,
 and so are the errors an adapter raises through its port, so the logic never imports an adapter.
+Over 300 lines: every port of the edge is in this one module, which is the whole list of what the logic depends on.
 """
 
 from __future__ import annotations

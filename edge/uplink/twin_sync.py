@@ -1,5 +1,7 @@
 """The edge's side of the twin sync: reported deltas up, desired deltas and commands down, full re-sync.
 
+Over 300 lines: both directions of the sync and the outbox delivery they share (group commit, drain, overflow report).
+
 Every message is an Envelope; ids are de-duplicated, desired values carry the cloud's versions and lower or
 equal versions are dropped. A desired value is stored (the edge's `desired` column) before the message is
 acknowledged; a full desired document re-applies only values this edge has not accepted before, so a device
