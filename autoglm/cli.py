@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
+from autoglm.logs import setup_logging
 from autoglm.terminal import echo, secho
 from shared.errors import AutoGLMError
-from shared.logs import JsonFormatter
 
 app = typer.Typer(help="AutoGLM Hybrid: edge-plus-cloud agent runtime for smart homes.", no_args_is_help=True)
 devices_app = typer.Typer(help="Simulated devices that speak Home Assistant MQTT discovery.", no_args_is_help=True)
@@ -30,17 +28,6 @@ UserOpt = Annotated[str | None, typer.Option(help="MQTT username (a broker that 
 PasswordOpt = Annotated[str | None, typer.Option(help="MQTT password (prefer the environment variable).",
                                                  envvar="OPEN_AUTOGLM_MQTT_PASSWORD")]
 LogOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
-
-
-def setup_logging(level: str, *, stream: object = None) -> None:
-    """JSON lines on stderr."""
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for noisy in ("amqtt", "transitions", "hassil", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from autoglm.logs import setup_logging
 from autoglm.terminal import echo, secho
 from shared.errors import AutoGLMError
 
@@ -68,7 +69,6 @@ def serve(
     """Run the cloud API (FastAPI under uvicorn): fleet, twins, commands, plans, audit; docs at /docs."""
     import uvicorn
 
-    from autoglm.cli import setup_logging
     from cloud.app import create_app
     from cloud.metrics import CloudMetrics
     from cloud.mqtt_link import open_mqtt_link
