@@ -9,7 +9,6 @@ the old database's `-wal` and `-shm` files, which belong to it. Restore is for a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,19 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from edge.io.intent_model import sha256  # the edge side's one file digest (the cloud keeps its own: no cross import)
 from shared.errors import StorageError
 
 MANIFEST = "manifest.json"
 #: The databases each side keeps; a missing one (a feature switched off) is skipped, not an error.
 EDGE_DATABASES = ("edge.db", "outbox.db", "decisions.db", "cloud_requests.db")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _integrity(path: Path) -> str:
@@ -69,7 +61,7 @@ def backup(databases: list[Path], out: Path, *, side: str) -> dict[str, Any]:
             raise StorageError(f"cannot back up {db}: {exc}") from None
         if (problem := _integrity(target)) != "ok":
             raise StorageError(f"the copy of {db} fails its integrity check ({problem}); the source may be damaged")
-        files.append({"name": db.name, "source": str(db), "bytes": target.stat().st_size, "sha256": _sha256(target)})
+        files.append({"name": db.name, "source": str(db), "bytes": target.stat().st_size, "sha256": sha256(target)})
     manifest = {"side": side, "created": datetime.now(UTC).isoformat(timespec="seconds"), "files": files}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
@@ -89,7 +81,7 @@ def check(backup_dir: Path, *, side: str) -> dict[str, Any]:
         path = backup_dir / name
         if Path(name).name != name or not path.is_file():
             raise StorageError(f"backup file {name!r} is missing from {backup_dir}")
-        if path.stat().st_size != entry.get("bytes") or _sha256(path) != entry.get("sha256"):
+        if path.stat().st_size != entry.get("bytes") or sha256(path) != entry.get("sha256"):
             raise StorageError(f"backup file {path} does not match its manifest (changed or truncated)")
         if (problem := _integrity(path)) != "ok":
             raise StorageError(f"backup file {path} fails its integrity check: {problem}")

@@ -90,17 +90,23 @@ class EdgeModelCatalog:
         return EdgeModelVersion(directory.name, directory, manifest.model_dump(mode="json"), tuple(files))
 
 
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file (the cloud's one copy; the edge keeps its own in edge.io.intent_model)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _describe(directory: Path, name: str) -> ModelFile:
     path = directory / name
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        digest = sha256(path)
         size = path.stat().st_size
     except OSError as exc:
         raise NotFoundError(f"{path}: {exc.strerror or exc}") from None
-    return ModelFile(name=name, sha256=digest.hexdigest(), size=size)
+    return ModelFile(name=name, sha256=digest, size=size)
 
 
 class MqttModelOrders:

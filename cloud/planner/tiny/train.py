@@ -6,7 +6,6 @@ manifest.json: format version, model config, data seed, accuracy figures and the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -22,6 +21,7 @@ import torch
 from tqdm import tqdm  # type: ignore[import-untyped]
 from transformers import Glm4Config, Glm4ForCausalLM, PreTrainedTokenizerFast
 
+from cloud.edge_models import sha256
 from cloud.planner.prompt import USER
 from cloud.planner.tiny.data import Example, generate
 from cloud.planner.tiny.evaluate import EvalReport, evaluate, prompt_for
@@ -161,15 +161,6 @@ def fit(model: Glm4ForCausalLM, data: list[dict[str, torch.Tensor]], profile: Pr
     model.eval()  # type: ignore[no-untyped-call]
     tail = losses[-max(1, len(losses) // 10):]
     return sum(tail) / len(tail)
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def history(init: Path | None, profile: Profile, seed: int) -> list[dict[str, Any]]:

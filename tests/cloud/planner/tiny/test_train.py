@@ -15,6 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Glm4ForCausalLM, P
 from typer.testing import CliRunner
 
 from autoglm.cli_planner import app
+from cloud.edge_models import sha256
 from cloud.planner.prompt import PLAN_SEPARATORS
 from cloud.planner.schema import plan_schema
 from cloud.planner.tiny import train as tiny_train
@@ -31,7 +32,6 @@ from cloud.planner.tiny.train import (
     fit,
     model_config,
     plan_loss,
-    sha256,
     train_tiny,
 )
 
