@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bench.reliability.procs import free_port, wait_for_port
 
 _FALLBACK_NOTES: list[str] = []
 
@@ -24,23 +24,6 @@ class BrokerInfo:
     host: str
     port: int
     kind: str  # "mosquitto" or "amqtt"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
 def mosquitto_binary() -> str | None:
@@ -64,7 +47,7 @@ class _Mosquitto:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log)
-        wait_for_port("127.0.0.1", self.port)
+        wait_for_port(self.port)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -97,7 +80,7 @@ class _Amqtt:
 
     def start(self) -> None:
         self._thread.start()
-        wait_for_port("127.0.0.1", self.port)
+        wait_for_port(self.port)
 
     def stop(self) -> None:
         if self._loop and self._stop:

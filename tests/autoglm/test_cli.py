@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autoglm.cli import app
-from tests.conftest import free_port
+from bench.reliability.procs import free_port
 
 runner = CliRunner()
 

@@ -27,12 +27,13 @@ from autoglm.simhome import (
     default_home,
     run_forever,
 )
+from bench.reliability.procs import free_port
 from shared.codec import decode
 from shared.discovery import parse_discovery
 from shared.errors import TransportError
 from shared.payloads import STATE_MODELS, DeviceErrorEvent, extract
 from shared.topics import parse_discovery_topic
-from tests.conftest import BrokerInfo, free_port
+from tests.conftest import BrokerInfo
 
 Message = tuple[str, bytes, bool]
 

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import yaml
 
+from bench.reliability.procs import free_port, wait_for_port
 from cloud.auth import issue_token
 from cloud.sqlite_store import SqliteStore
-from tests.conftest import BrokerInfo, free_port, wait_for_port
+from tests.conftest import BrokerInfo
 from tests.deploy.deployfiles import PROMETHEUS, prometheus_binary
 
 EDGE_ID = "deploy-edge"
@@ -112,7 +113,7 @@ class Stack:
                 raise AssertionError(f"not ready after {timeout}s: {sorted(pending)}; "
                                      + "; ".join(f"{n}: {self.log_tail(n)}" for n in pending))
             time.sleep(0.2)
-        wait_for_port("127.0.0.1", self.broker.port)
+        wait_for_port(self.broker.port)
 
     def log_tail(self, name: str, chars: int = 1500) -> str:
         path = self.work / f"{name}.log"

@@ -18,8 +18,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.reliability.acl import Client, password, shipped_config
-from bench.reliability.procs import keep_user
-from tests.conftest import free_port, mosquitto_binary, wait_for_port
+from bench.reliability.procs import free_port, keep_user, wait_for_port
+from tests.conftest import mosquitto_binary
 from tests.deploy.deploy_env import DEPLOY
 
 EDGE = "autoglm/v1/edges/edge-1"
@@ -60,7 +60,7 @@ class Broker:
             pytest.fail("mosquitto is not installed (apt-get install mosquitto)")
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([binary, "-c", str(self.conf)], stdout=log, stderr=log)
-        wait_for_port("127.0.0.1", self.port)
+        wait_for_port(self.port)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

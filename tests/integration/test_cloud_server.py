@@ -12,11 +12,11 @@ import httpx
 import pytest
 import uvicorn
 
+from bench.reliability.procs import free_port
 from cloud.app import create_app
 from cloud.auth import issue_token
 from cloud.sqlite_store import SqliteStore
 from tests.cloud.conftest import EDGE_A, SITE_A, FakePlanner, cloud_settings, seed
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 

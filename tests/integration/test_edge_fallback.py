@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from autoglm.simhome import SimulatedHome
 from autoglm.trace import timeline
+from bench.reliability.procs import free_port
 from cloud.app import create_app
 from cloud.auth import issue_token
 from cloud.bus import BusSettings
@@ -48,12 +48,6 @@ class PartyPlanner:
         lights = [d for d in devices if d.domain == "light" and d.area and d.area.lower() in request.text.lower()]
         return Plan(steps=[PlanStep(id=f"s{i + 1}", tool="light.turn_on", args={"device_id": d.device_id})
                            for i, d in enumerate(lights)])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

@@ -25,11 +25,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.reliability.procs import free_port, wait_for_port
 from cloud.auth import issue_token
 from cloud.sqlite_store import SqliteStore
 from edge.say import say
 from shared.decision import Decision
-from tests.conftest import BrokerInfo, free_port, mosquitto_binary, wait_for_port
+from tests.conftest import BrokerInfo, mosquitto_binary
 from tests.integration.conftest import wait_for
 from tests.integration.outage import LIGHT, Collector, PersistentMosquitto, black_hole
 
@@ -163,7 +164,7 @@ async def running(work: Path, local: BrokerInfo, cloud_broker: PersistentMosquit
     try:
         for name in ("home", "cloud", "edge"):
             p.start(name)
-        await asyncio.to_thread(wait_for_port, "127.0.0.1", p.api_port, 60)
+        await asyncio.to_thread(wait_for_port, p.api_port, 60)
         await wait_for(lambda: p.metric("autoglm_edge_devices") is not None and (p.metric(
             "autoglm_edge_devices") or 0) >= 15, timeout=60, what="the edge discovering the home")
         await wait_for(lambda: p.metric("autoglm_edge_uplink_connected") == 1.0, timeout=30, what="the uplink")
@@ -189,7 +190,7 @@ async def outage(work: Path, local: BrokerInfo, cloud_broker: PersistentMosquitt
                 await phase(p, seconds, holed, on)
             await asyncio.to_thread(cloud_broker.start)
             p.start("cloud")
-            await asyncio.to_thread(wait_for_port, "127.0.0.1", p.api_port, 60)
+            await asyncio.to_thread(wait_for_port, p.api_port, 60)
             await wait_for(lambda: p.metric("autoglm_edge_uplink_connected") == 1.0, timeout=30, what="uplink back")
             if outbox:
                 await wait_for(lambda: p.metric("autoglm_edge_outbox_messages") == 0.0, timeout=60,

@@ -19,6 +19,7 @@ import paho.mqtt.publish as mqtt_publish
 import pytest
 
 from autoglm.simhome import SimulatedHome
+from bench.reliability.procs import free_port
 from cloud.app import create_app
 from cloud.auth import issue_token
 from cloud.bus import BusSettings
@@ -35,7 +36,6 @@ from shared.topics import EdgeChannel, edge_topic
 from tests.conftest import BrokerInfo
 from tests.edge.io.test_model_rollout import BASE_VERSION, make_version
 from tests.integration.conftest import EDGE_ID, edge_settings, serve_app, start_edge, wait_for
-from tests.integration.test_edge_fallback import free_port
 
 pytestmark = pytest.mark.integration
 
