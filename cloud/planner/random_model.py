@@ -8,12 +8,15 @@ from pathlib import Path
 import torch
 from transformers import Glm4Config, Glm4ForCausalLM
 
-from cloud.planner.tiny_tokenizer import build_tokenizer
+from cloud.planner.tiny.tokenizer import train_tokenizer
+
+#: Trained on first: the characters every plan needs, so merges cover JSON even when `texts` are few.
+_SEED_TEXT = '{"steps":[{"id":"s1","tool":"light.turn_on","args":{"device_id":"x"},"after":[]}]} $s1.value 0123456789'
 
 
 def tiny_config(vocab_size: int, *, layers: int = 2, hidden: int = 64, heads: int = 4, kv_heads: int = 2,
                 ffn: int = 128, max_positions: int = 2048, init_std: float = 0.02) -> Glm4Config:
-    """A small Glm4Config; pad id 0 and eos id 1 as `build_tokenizer` assigns them."""
+    """A small Glm4Config; pad id 0 and eos id 1 as `train_tokenizer` assigns them."""
     return Glm4Config(  # type: ignore[no-untyped-call]
         vocab_size=vocab_size, hidden_size=hidden, intermediate_size=ffn, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=kv_heads, head_dim=hidden // heads,
@@ -23,11 +26,11 @@ def tiny_config(vocab_size: int, *, layers: int = 2, hidden: int = 64, heads: in
 
 def random_checkpoint(out_dir: Path, texts: Iterable[str], *, seed: int = 0, vocab_size: int = 512,
                       layers: int = 2, hidden: int = 64, ffn: int = 128, init_std: float = 0.02) -> Path:
-    """Save a random Glm4ForCausalLM and a BPE tokenizer trained on `texts` to `out_dir` (fp32 safetensors).
+    """Save a random Glm4ForCausalLM and a byte-level BPE tokenizer trained on `texts` to `out_dir` (fp32).
 
     A larger `init_std` makes the random model's outputs depend more on its input (more varied plans).
     """
-    tokenizer = build_tokenizer(texts, vocab_size=vocab_size)
+    tokenizer = train_tokenizer([_SEED_TEXT, *texts], vocab_size=vocab_size, pieces=None)
     torch.manual_seed(seed)
     # The model's vocab is padded to a multiple of 64, as real checkpoints do; the extra ids are never produced
     # under a grammar and decode to nothing otherwise.

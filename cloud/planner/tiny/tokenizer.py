@@ -23,13 +23,19 @@ PIECES = (r"\n?[a-z_]+: [^\n]*|\n- [a-z_]+(?:\.[a-z_]+)?\([^\n]*|[a-z]+(?:_[a-z]
           r"|[A-Za-z]+|\p{Han}+|\d|\n|[^A-Za-z\d\p{Han}\n]+")
 
 
-def train_tokenizer(texts: Iterable[str], *, vocab_size: int) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained on `texts`; pad id 0, eos id 1, left padding (for batched generation)."""
+def train_tokenizer(texts: Iterable[str], *, vocab_size: int, pieces: str | None = PIECES) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained on `texts`; pad id 0, eos id 1, left padding (for batched generation).
+
+    `pieces=None` splits text as GPT-2's byte-level BPE does instead of by `PIECES` (the random test checkpoints).
+    """
     core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PIECES), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    if pieces is None:
+        core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    else:
+        core.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(pieces), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)

@@ -15,7 +15,7 @@ from cloud.planner.closing import Closer, allowed_tokens
 from cloud.planner.conform import check
 from cloud.planner.plan_grammar import int_range, plan_grammar, steps_for
 from cloud.planner.schema import plan_schema
-from cloud.planner.tiny_tokenizer import build_tokenizer
+from cloud.planner.tiny.tokenizer import train_tokenizer
 from cloud.planner.validate import validate_plan
 from shared.plan import Plan
 from tests.cloud.planner.sample_home import home_caller, home_devices
@@ -59,7 +59,7 @@ BAD = {
 
 @pytest.fixture(scope="module")
 def compiler_and_tokenizer() -> tuple[xgr.GrammarCompiler, Closer, int]:
-    tokenizer = build_tokenizer([f"{d.device_id} {d.name} {d.domain}" for d in HOME] * 3 + GOOD, vocab_size=400)
+    tokenizer = train_tokenizer([f"{d.device_id} {d.name} {d.domain}" for d in HOME] * 3 + GOOD, vocab_size=400)
     info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=len(tokenizer), stop_token_ids=[1])
     return xgr.GrammarCompiler(info), Closer(tokenizer, info), len(tokenizer)
 
