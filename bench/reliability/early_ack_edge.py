@@ -1,30 +1,31 @@
-"""The kill -9 scenario's negative control: `autoglm edge ...` with QoS 1 messages acknowledged on arrival.
+"""The kill -9 scenario's negative control: `autoglm edge ...` with its MQTT buses' `ack_after_commit` off.
 
-Run as `python -m bench.reliability.early_ack_edge edge run --config FILE`. The edge's MQTT adapter acknowledges
-each QoS 1 message to the broker before the daemon has committed its change, so whatever sits in the inbound
-queue when the process is killed is gone: the broker believes it was delivered and never sends it again.
+Run as `python -m bench.reliability.early_ack_edge edge run --config FILE` (`EdgeProcess(..., entry=ENTRY)`). Each
+`PahoBus` acknowledges a QoS 1 message on arrival, before the daemon has committed its change, so whatever sits in
+the inbound queue when the process is killed is gone: the broker believes it was delivered and never sends it again.
+The edge's settings have no field for the flag, so the composition root is handed a `PahoBus` factory with the flag
+off; the bus itself is the real one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import paho.mqtt.client as paho
-
+import edge.daemon
 from autoglm.cli import app
 from edge.io.mqtt import PahoBus
 
-_on_message = PahoBus._on_message
+#: The module `EdgeProcess` runs instead of `autoglm.cli`.
+ENTRY = "bench.reliability.early_ack_edge"
 
 
-def _ack_on_arrival(self: PahoBus, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
-    if msg.qos > 0:
-        client.ack(msg.mid, msg.qos)
-        msg.qos = 0  # the daemon's own ack after commit becomes a no-op
-    _on_message(self, client, userdata, msg)
+def early_ack_bus(*args: Any, **kwargs: Any) -> PahoBus:
+    """The daemon's `PahoBus(...)`, acknowledging on arrival."""
+    return PahoBus(*args, **kwargs, ack_after_commit=False)
 
-
-PahoBus._on_message = _ack_on_arrival  # type: ignore[method-assign]
 
 if __name__ == "__main__":
+    if getattr(edge.daemon, "PahoBus", None) is not PahoBus:  # the control would silently control nothing
+        raise SystemExit("edge.daemon no longer builds its buses from edge.io.mqtt.PahoBus: update early_ack_edge")
+    edge.daemon.PahoBus = early_ack_bus  # the composition root's one reference to the bus class
     app()

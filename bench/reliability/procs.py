@@ -2,19 +2,23 @@
 
 `Mosquitto` runs the system's mosquitto with a config of its own (persistence, ACL and password files as a
 scenario needs) and can be stopped with SIGTERM, killed with SIGKILL and started again on the same port.
-`EdgeProcess` runs `autoglm edge run` with a settings file in a child process, so `kill()` is a real `kill -9`.
+`EdgeProcess` runs `autoglm edge run` with a settings file in a child process, so `kill()` is a real `kill -9`;
+`integrity` checks each of its database files (`DB_FILES`) after a kill. `until` and `wait_until` poll.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -37,6 +41,15 @@ def wait_until(predicate: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.05)
+
+
+async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """`wait_until` for a coroutine: poll every 10 ms; TimeoutError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 def free_port() -> int:
@@ -152,10 +165,15 @@ def rss_kb(pid: int) -> int:
 
 class ChildProcess:
     """An `autoglm` command in a child process, with `settings` written to `<name>.toml` under `[<name>]`; its
-    output goes to `<name>.log`. `kill()` is a real `kill -9`; `terminate()` is Ctrl-C's clean shutdown."""
+    output goes to `<name>.log`. `kill()` is a real `kill -9`; `terminate()` is Ctrl-C's clean shutdown.
 
-    def __init__(self, workdir: Path, name: str, settings: dict[str, Any], *, log_level: str = "warning") -> None:
+    `entry` is the module run as `autoglm` (`python -m <entry>`): a negative control names one that builds the same
+    command with a safeguard switched off (bench/reliability/early_ack_edge.py)."""
+
+    def __init__(self, workdir: Path, name: str, settings: dict[str, Any], *, log_level: str = "warning",
+                 entry: str = "autoglm.cli") -> None:
         workdir.mkdir(parents=True, exist_ok=True)
+        self.entry = entry
         self.workdir = workdir
         self.config = workdir / f"{name}.toml"
         self.config.write_text(settings_toml(settings, name), encoding="utf-8")
@@ -165,12 +183,12 @@ class ChildProcess:
         self.starts = 0
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        """`autoglm <args> --config <file> --log-level <level>`, the environment's own settings left out."""
+        """`python -m <entry> <args> --config <file> --log-level <level>`, the environment's own settings left out."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPEN_AUTOGLM_")}  # the file decides
         env["PYTHONPATH"] = str(ROOT)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "autoglm.cli", *args, "--config", str(self.config),
+                [sys.executable, "-m", self.entry, *args, "--config", str(self.config),
                  "--log-level", self.log_level], stdout=log, stderr=log, cwd=ROOT, env=env)
         self.starts += 1
         return self.proc
@@ -214,12 +232,30 @@ class ChildProcess:
 class EdgeProcess(ChildProcess):
     """`autoglm edge run` in a child process, with `settings` (the `[edge]` table) written to a TOML file."""
 
-    def __init__(self, workdir: Path, settings: dict[str, Any], *, log_level: str = "warning") -> None:
-        super().__init__(workdir, "edge", settings, log_level=log_level)
+    def __init__(self, workdir: Path, settings: dict[str, Any], *, log_level: str = "warning",
+                 entry: str = "autoglm.cli") -> None:
+        super().__init__(workdir, "edge", settings, log_level=log_level, entry=entry)
 
     def start(self) -> None:
         """Start the daemon (it connects in the background; wait on what the scenario observes)."""
         self._spawn("edge", "run")
+
+
+#: Every database file an edge keeps in its data directory (what `integrity` checks after a kill).
+DB_FILES = ("edge.db", "outbox.db", "decisions.db")
+
+
+def integrity(path: Path) -> str:
+    """`PRAGMA integrity_check` of one file, "ok" when SQLite finds nothing wrong."""
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return f"cannot check: {exc}"
+    return "ok" if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
 
 
 class CloudProcess(ChildProcess):
