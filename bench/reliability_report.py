@@ -32,9 +32,13 @@ sys.path.insert(0, str(ROOT))
 import bench.reliability  # noqa: E402
 from bench.reliability.scenario import TOTALS, Scenario  # noqa: E402
 
-#: The report's order of the scenario modules (the issue's sections); a module not named here comes last.
-ORDER = ("storage", "crash", "payloads", "utterances", "broker", "acl", "twins", "offline", "breaker", "security",
-         "security_edge", "api")
+#: The report's order of the scenario modules (one scenario and its negative controls each, grouped by the issue's
+#: sections); a module not named here comes last.
+ORDER = ("storage_concurrent_writers", "storage_files_at_start", "crash_kill9", "crash_disk_full", "payloads",
+         "utterances", "broker_restarts", "broker_takeovers", "broker_outage", "acl", "twins_racing_writes",
+         "twins_shuffled_deltas", "offline_crash_during_drain", "offline_overflowing_outage", "twins_reconnect_races",
+         "offline_stale_commands", "breaker", "security", "security_edge", "api_fuzz", "api_rbac_matrix",
+         "api_bad_tokens", "api_server")
 
 
 def collect() -> tuple[Scenario, ...]:

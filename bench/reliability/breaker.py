@@ -31,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.reliability.offline import EDGE, EchoLights, edge_in_process, edge_settings, until
-from bench.reliability.procs import Mosquitto, free_port
+from bench.reliability.procs import Mosquitto, free_port, until
+from bench.reliability.rig import EDGE, EchoLights, edge_in_process, edge_settings
 from bench.reliability.scenario import Scenario
 from edge.io.breaker import BreakerState
 from shared.topics import EdgeChannel, edge_topic
