@@ -1,32 +1,22 @@
-"""Edge storage under `kill -9` and under a full disk.
+"""Edge storage under `kill -9`: no acknowledged QoS 1 update lost, no database file damaged.
 
-kill -9: simulated meters (announced by retained discovery configs) send QoS 1
-state updates to a real Mosquitto (persistence on) while a killer thread `kill -9`s the edge daemon's process at
-random moments and starts it again. The n-th update of a meter carries the value n, so the edge must give it
-reported version n: one version that holds another value means an update was skipped or applied twice.
-The edge acknowledges a QoS 1 message only after the twin change is committed, and every committed change goes
-through the uplink outbox onto the edge's `twin/reported` topic (the local broker here), where a collector with a
-persistent session records every (device, version, value). An acknowledged update is lost when its value never
-shows up there.
-After every kill, before the next start, `PRAGMA integrity_check` runs on every database file of the edge.
-The negative control runs the same edge with messages acknowledged on arrival (bench/reliability/early_ack_edge).
-
-Disk full: every database file of a running edge (in-process, on a real broker, with the simulated home) is
-filled to its limit with `PRAGMA max_page_count` and junk rows, then lights are switched by utterances in English
-and Chinese over MQTT, as `autoglm edge say` sends them. Each must still be done, every refused write must be logged
-naming the full file and counted in `autoglm_edge_storage_errors`, and nothing may escape the daemon. Writes that
-still fit in a page's free space succeed, as on a real disk. The negative control re-raises the refused write.
+Simulated meters (announced by retained discovery configs) send QoS 1 state updates to a real Mosquitto
+(persistence on) while a killer thread `kill -9`s the edge daemon's process at random moments and starts it again.
+The n-th update of a meter carries the value n, so the edge must give it reported version n: one version that holds
+another value means an update was skipped or applied twice. The edge acknowledges a QoS 1 message only after the twin
+change is committed, and every committed change goes through the uplink outbox onto the edge's `twin/reported` topic
+(the local broker here), where a collector with a persistent session records every (device, version, value). An
+acknowledged update is lost when its value never shows up there. After every kill, before the next start,
+`PRAGMA integrity_check` runs on every database file of the edge. The negative control runs the same edge with its
+buses' `ack_after_commit` switched off (bench/reliability/early_ack_edge.py): messages acknowledged on arrival.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import random
 import sqlite3
-import sys
 import threading
 import time
 from collections import Counter
@@ -37,24 +27,16 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from autoglm.simhome import SimulatedHome
-from bench.reliability.procs import ROOT, EdgeProcess, Mosquitto, wait_until
+from bench.reliability import early_ack_edge
+from bench.reliability.procs import DB_FILES, EdgeProcess, Mosquitto, integrity, wait_until
 from bench.reliability.scenario import Scenario
-from edge.config import load_settings
-from edge.daemon import EdgeDaemon
-from edge.say import say
-from shared.decision import Outcome
-from shared.errors import AutoGLMError, StorageError
 from shared.topics import EdgeChannel, edge_topic
 
 EDGE_ID = "crash-edge"
-FULL_EDGE_ID = "full-edge"
 NODE = "crashsim"
 METERS = 4
 #: The twin property a meter reports.
 PROP = "value"
-#: Every database file the edge keeps in its data directory.
-DB_FILES = ("edge.db", "outbox.db", "decisions.db")
 #: Seconds from a (re)start to the next kill, drawn uniformly; the daemon needs about 2 s to import and connect.
 KILL_GAP_S = (0.2, 3.0)
 #: The negative control's updates, all sent in its first second: more than the edge works through before the first
@@ -137,34 +119,6 @@ class ReportedLog:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
-
-
-def integrity(path: Path) -> str:
-    """`PRAGMA integrity_check` of one file, "ok" when SQLite finds nothing wrong."""
-    try:
-        conn = sqlite3.connect(path, timeout=30)
-        try:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return f"cannot check: {exc}"
-    return "ok" if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
-
-
-class EarlyAckEdge(EdgeProcess):
-    """The negative control's edge: the same daemon, acknowledging QoS 1 messages on arrival."""
-
-    def start(self) -> None:
-        import os
-        import subprocess
-
-        env = {k: v for k, v in {**os.environ, "PYTHONPATH": str(ROOT)}.items() if not k.startswith("OPEN_AUTOGLM_")}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.reliability.early_ack_edge", "edge", "run", "--config",
-                 str(self.config), "--log-level", self.log_level], stdout=log, stderr=log, cwd=ROOT, env=env)
-        self.starts += 1
 
 
 @dataclass
@@ -274,7 +228,7 @@ def _kill9(root: Path, updates: int, kills: int, seed: int, safeguard: bool, dur
                     "http": {"enabled": False},
                     "mqtt": {"host": "127.0.0.1", "port": broker.port, "reconnect_min_s": 0.05,
                              "reconnect_max_s": 0.5}}
-        edge = (EdgeProcess if safeguard else EarlyAckEdge)(root / "proc", settings)
+        edge = EdgeProcess(root / "proc", settings, entry="autoglm.cli" if safeguard else early_ack_edge.ENTRY)
         edge.start()
         try:
             # the edge's persistent session must hold the state subscriptions before the first update
@@ -330,159 +284,6 @@ def _subscribed(data_dir: Path, devices: list[SimDevice]) -> bool:
     return all(d.unique_id in ids for d in devices)
 
 
-class Captured(logging.Handler):
-    """Warnings and errors logged while a scenario runs (the disk-full scenario looks for clear ones)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def texts(self) -> list[str]:
-        """Each record's message with its extra fields."""
-        skip = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-        return [" ".join([r.getMessage(), *(f"{k}={v}" for k, v in r.__dict__.items() if k not in skip)])
-                for r in self.records]
-
-
-def fill(conn: sqlite3.Connection) -> int:
-    """Fill a database to its limit as a full disk would: no page beyond the current ones, those packed with junk."""
-    conn.execute("CREATE TABLE IF NOT EXISTS disk_full_junk (x BLOB)")
-    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
-    conn.execute(f"PRAGMA max_page_count = {pages + 8}")
-    rows = 0
-    for size in (4000, 400, 40, 4):
-        while True:
-            try:
-                conn.execute("INSERT INTO disk_full_junk VALUES (zeroblob(?))", (size,))
-                rows += 1
-            except sqlite3.OperationalError as exc:
-                if "full" not in str(exc):
-                    raise
-                break
-    return rows
-
-
-def unfill(conn: sqlite3.Connection) -> None:
-    """Room again: the page limit lifted (the junk stays, as the files on a disk someone cleared up would)."""
-    conn.execute("PRAGMA max_page_count = 1073741823")
-
-
-async def fill_all(edge: EdgeDaemon, *, full: bool = True) -> dict[str, int]:
-    """Every database file of the running daemon at its limit (or given room again), each on its own thread."""
-    action = fill if full else unfill
-    out: dict[str, int] = {}
-    out["edge.db"] = await edge.store._call(lambda: action(edge.store.db.conn) or 0)
-    for name, owner in (("outbox.db", edge.uplink.outbox), ("decisions.db", edge.cache)):
-        if owner is not None:
-            def run(owner: Any = owner) -> int:
-                with owner._lock:
-                    conn = owner._db if isinstance(owner._db, sqlite3.Connection) else owner._db.conn
-                    return action(conn) or 0
-            out[name] = await asyncio.to_thread(run)
-    return out
-
-
-#: (utterance, simulated device, the state it must end in)
-COMMANDS = (("turn on the kitchen light", "kitchen_light", "ON"),
-            ("turn off the kitchen light", "kitchen_light", "OFF"),
-            ("打开卧室灯", "bedroom_light", "ON"), ("关闭卧室灯", "bedroom_light", "OFF"))
-
-
-async def disk_full(root: Path, commands: int, *, safeguard: bool = True) -> dict[str, Any]:
-    """Fill every database of a running edge, then ask it to switch a light `commands` times."""
-    started = time.monotonic()
-    captured = Captured()
-    logging.getLogger().addHandler(captured)
-    escaped: list[str] = []
-    loop = asyncio.get_running_loop()
-    loop.set_exception_handler(lambda _l, ctx: escaped.append(str(ctx.get("exception") or ctx.get("message"))))
-    model_dir = root / "no-model"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    figures: dict[str, Any] = {"commands": commands, "safeguard": safeguard}
-    try:
-        with Mosquitto(root / "broker", persistence=False) as broker:
-            home = SimulatedHome("127.0.0.1", broker.port, sensor_interval=0.2)
-            await asyncio.to_thread(home.start)
-            settings = load_settings(None, edge_id=FULL_EDGE_ID, data_dir=root / "edge", model_dir=model_dir,
-                                     mqtt={"host": "127.0.0.1", "port": broker.port}, http={"enabled": False},
-                                     confirm_timeout_s=2.0,  # the behaviour monitor's burst limit is not tested here
-                                     monitor={"device_floor": 100_000, "user_floor": 100_000})
-            edge = (EdgeDaemon if safeguard else StoreFirstDaemon)(settings)
-            try:
-                await edge.start(connect_timeout=10)
-                task = asyncio.create_task(edge.run())
-                deadline = time.monotonic() + 20
-                while len(edge.registry) < len(home.device_ids) or not all(e.available for e in
-                                                                           edge.registry.entities()):
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("the edge did not discover the simulated home in 20 s")
-                    await asyncio.sleep(0.05)
-                before = len(await edge.store.decisions(limit=10_000))
-                figures["junk_rows"] = sum((await fill_all(edge)).values())
-                served = failed = 0
-                for i in range(commands):
-                    text, device, want = COMMANDS[i % len(COMMANDS)]
-                    try:
-                        decision = await asyncio.to_thread(say, text, edge_id=FULL_EDGE_ID, host="127.0.0.1",
-                                                           port=broker.port, timeout=4.0)
-                        state = home.state(device).get("state")
-                        ok = decision.outcome is Outcome.DONE and state == want
-                        if not ok:
-                            figures.setdefault("first_failure", f"{text}: {decision.outcome.value} "
-                                                                f"{decision.reply!r}, light {state}")
-                    except (AutoGLMError, TimeoutError) as exc:
-                        ok = False
-                        figures.setdefault("first_failure", f"{text}: {exc}")
-                    served += ok
-                    failed += not ok
-                await asyncio.sleep(0.5)  # sensor reports keep arriving while the disk is full
-                figures["storage_errors_counted"] = int(sum(
-                    s.value for m in edge.metrics.registry.collect() if m.name == "autoglm_edge_storage_errors"
-                    for s in m.samples if s.name.endswith("_total")))
-                await fill_all(edge, full=False)
-                try:
-                    decision = await asyncio.to_thread(say, "turn on the kitchen light", edge_id=FULL_EDGE_ID,
-                                                       host="127.0.0.1", port=broker.port, timeout=4.0)
-                    done = decision.outcome is Outcome.DONE
-                except (AutoGLMError, TimeoutError) as exc:  # an edge the full disk stopped answers nothing
-                    done = False
-                    figures.setdefault("first_failure", f"after room was made: {exc}")
-                after = len(await edge.store.decisions(limit=10_000))
-                figures["stored_after_room"] = after > before and done
-                figures["crashes"] = len(escaped) + task.done()
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            finally:
-                with contextlib.suppress(Exception):
-                    await edge.stop()
-                await asyncio.to_thread(home.stop)
-    finally:
-        logging.getLogger().removeHandler(captured)
-        loop.set_exception_handler(None)
-    texts = captured.texts()
-    full_texts = [t for t in texts if "disk is full" in t]
-    clear = [t for t in full_texts if any(f in t for f in DB_FILES)]
-    return figures | {"served": served, "failed_commands": failed, "full_errors_logged": len(full_texts),
-                      "full_errors_naming_file": len(clear), "unclear_errors": len(full_texts) - len(clear),
-                      "errors": len(full_texts) - len(clear) + (safeguard and not figures.get("stored_after_room")),
-                      "seconds": round(time.monotonic() - started, 1),
-                      **({"example_error": clear[0][:200]} if clear else {}),
-                      **({"example_unclear": (sorted(set(full_texts) - set(clear)) or [""])[0][:200]}
-                         if len(clear) < len(full_texts) else {}),
-                      **({"first_crash": escaped[0][:200]} if escaped else {})}
-
-
-class StoreFirstDaemon(EdgeDaemon):
-    """The negative control's daemon: a write the store refuses fails the message or the request, as before."""
-
-    def _storage_failed(self, what: str, exc: StorageError, **extra: Any) -> None:
-        raise exc
-
-
 SCENARIOS = (
     Scenario("crash.kill9", "the edge is killed with kill -9 at random moments during QoS 1 device updates: no "
              "acknowledged update is lost, every database file passes integrity_check after every kill",
@@ -493,11 +294,4 @@ SCENARIOS = (
              "before their change is committed",
              lambda d, full, seed: kill9(d / "kill9-nc", NC_UPDATES, 3, seed, safeguard=False, duration=1.0),
              {}, negative_control=True),
-    Scenario("crash.disk_full", "every database of a running edge filled to its limit (max_page_count): writes "
-             "fail with an error naming the full file, logged and counted, and local commands (en, zh) still switch "
-             "the lights", lambda d, full, seed: disk_full(d / "full", 200 if full else 12),
-             {"crashes": "crashes", "lost": "failed_commands"}),
-    Scenario("crash.disk_full.store_first", "negative control: the same edge letting a refused write fail the "
-             "request or the message", lambda d, full, seed: disk_full(d / "full-nc", 6, safeguard=False),
-             {}, negative_control=True, loss_figure="failed_commands"),
 )

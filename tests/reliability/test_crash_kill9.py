@@ -1,11 +1,11 @@
-"""Edge storage under kill -9 and a full disk, each with its negative control."""
+"""The edge under kill -9 during QoS 1 updates, with the ack-on-arrival negative control."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from bench.reliability.crash import NC_UPDATES, disk_full, kill9
+from bench.reliability.crash_kill9 import NC_UPDATES, kill9
 
 
 def test_kill9_during_qos1_updates_loses_no_acknowledged_update_and_damages_no_file(tmp_path: Path) -> None:
@@ -19,16 +19,3 @@ def test_kill9_during_qos1_updates_loses_no_acknowledged_update_and_damages_no_f
 def test_negative_control_acknowledging_on_arrival_loses_updates(tmp_path: Path) -> None:
     figures = asyncio.run(kill9(tmp_path, NC_UPDATES, 1, seed=7, safeguard=False, duration=1.0))
     assert figures["acknowledged"] == NC_UPDATES and figures["lost"] > 0 and figures["twin_behind"] > 0
-
-
-def test_a_full_disk_leaves_local_commands_working_with_clear_counted_errors(tmp_path: Path) -> None:
-    figures = asyncio.run(disk_full(tmp_path, 8))
-    assert figures["served"] == 8 and figures["failed_commands"] == 0 and figures["crashes"] == 0
-    assert figures["storage_errors_counted"] > 0
-    assert figures["full_errors_naming_file"] == figures["full_errors_logged"] > 0
-    assert figures["stored_after_room"] is True and figures["errors"] == 0
-
-
-def test_negative_control_letting_a_refused_write_fail_the_request(tmp_path: Path) -> None:
-    figures = asyncio.run(disk_full(tmp_path, 6, safeguard=False))
-    assert figures["failed_commands"] > 0 and figures["crashes"] > 0
