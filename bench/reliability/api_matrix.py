@@ -1,6 +1,6 @@
 """The cloud API's intended access rules, written out by hand: every route, what each role gets, and the seed
 fleet the rules are checked against. The RBAC test (tests/cloud/test_rbac_matrix.py) and the reliability
-scenario (bench/reliability/api.py) both read this table, so it is written once.
+scenarios (bench/reliability/api_*.py) read this table, so it is written once.
 
 It is an oracle, not product code: it restates `cloud.auth.ROLE_PERMISSIONS` and each route's declared permission
 as the statuses a caller should see, so a change to either shows up as a mismatch.

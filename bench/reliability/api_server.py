@@ -183,7 +183,7 @@ async def hostile_server(workdir: Path, requests: int, *, max_body_bytes: int | 
     return figures
 
 
-SERVER_SCENARIOS = (
+SCENARIOS = (
     Scenario("api.server", "real server: 50 MB bodies get 413 unread, 100k-deep JSON a 4xx, a burst of plan "
              "requests only 200/422/429/503 with Retry-After, memory bounded",
              lambda d, full, seed: hostile_server(d / "server", 1000 if full else 200),
