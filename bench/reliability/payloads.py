@@ -4,8 +4,8 @@ The daemon learns the simulated home from its own discovery messages, then gets 
 wrong types, NaN and infinities, deep nesting, invalid UTF-8, oversized bodies, random bytes) on every topic kind
 it handles: discovery configs, device state, availability, device errors and the cloud's desired twin deltas.
 A payload is "rejected" when the daemon's bad-message counter moved; an exception out of `handle` is a crash (the
-route loop would have died with it). The negative control feeds the same payloads to the dispatcher without the
-handler's error boundary and counts what escapes.
+route loop would have died with it). The negative control's daemon has its error boundary switched off
+(`EdgeDaemon(contain_errors=False)`): the same payloads, and it counts what escapes `handle`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from autoglm.simhome.catalog import default_home
 from bench.reliability.scenario import Scenario
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
-from edge.io.mqtt import Message
+from edge.ports import Message
 from shared.codec import encode
 from shared.topics import discovery_topic
 
@@ -92,7 +92,7 @@ async def malformed_payloads(data_dir: Path, count: int, *, seed: int = 0, safeg
     """`count` hostile payloads spread over the daemon's topics; crashes, rejections and accepted ones."""
     settings = load_settings(None, edge_id=EDGE_ID, data_dir=data_dir, http={"port": 0},
                              cloud={"url": None}, uplink={"outbox": False})
-    edge = EdgeDaemon(settings)
+    edge = EdgeDaemon(settings, contain_errors=safeguard)
     await edge.store.open()
     topics: list[str] = []
     try:
@@ -112,10 +112,7 @@ async def malformed_payloads(data_dir: Path, count: int, *, seed: int = 0, safeg
             message = Message(rng.choice(topics), payload, 1, False)
             before = _bad_total(edge)
             try:
-                if safeguard:
-                    await edge.handle(message)
-                else:
-                    await edge._dispatch(message)
+                await edge.handle(message)
             except Exception as exc:
                 name = type(exc).__name__
                 crashes[name] = crashes.get(name, 0) + 1

@@ -1,3 +1,4 @@
+# Over 300 lines: its cases, hostile cloud, edge rig and oracle serve this one scenario and no other.
 """Confirmations at the edge against a hostile cloud and a hostile sender: nothing sensitive runs unconfirmed.
 
 Each case drives the edge's real decision path (pipeline, real hassil templates, intent handlers, plan runner,
@@ -27,13 +28,14 @@ from bench.reliability.scenario import Scenario
 from edge.decision.fallback import CloudAnswer, Fallback
 from edge.decision.intents import IntentHandlers
 from edge.decision.pipeline import Pipeline
+from edge.decision.plan_memory import CachedPlans
 from edge.decision.plan_runner import LocalPlanRunner
 from edge.decision.template_stage import TemplateStage
 from edge.devices.entity import Command, Entity
 from edge.devices.registry import Registry
 from edge.guard.confirmations import ConfirmationError, Confirmations
-from edge.io.cloud_client import CloudUnreachableError
 from edge.io.decision_cache import DecisionCache
+from edge.ports import CloudUnreachableError
 from shared.codec import validate
 from shared.confirmation import is_action
 from shared.decision import Decision, DeviceAction, Outcome, Utterance
@@ -201,12 +203,13 @@ class Rig:
         self.devices = Devices()
         self.cloud = HostileCloud(Plan())
         self.cache = DecisionCache(db, lambda device_id: {})
-        self.pipeline = Pipeline("edge-sec", registry, stage, IntentHandlers(registry, lambda d: {}),
-                                 self.devices, cache=self.cache)  # type: ignore[arg-type]
+        self.plans = plans = CachedPlans(self.cache, registry)
         runner_type = LocalPlanRunner if safeguard else UncheckedRunner
         fallback_type = Fallback if safeguard else ReproposingFallback
         runner = runner_type(registry, _NoTwins(), self.devices, _quiet)  # type: ignore[arg-type]
-        self.pipeline.use_fallback(fallback_type(self.cloud, plans=self.pipeline), runner)  # type: ignore[arg-type]
+        self.pipeline = Pipeline("edge-sec", registry, stage, IntentHandlers(registry, lambda d: {}),
+                                 self.devices, None, fallback_type(self.cloud, plans=plans),  # type: ignore[arg-type]
+                                 self.cache, runner=runner, plans=plans)
         self.confirmations = Confirmations(60.0, clock=lambda: self.now)
         self.now = 0.0
         self.parse = wire_parser(safeguard)
@@ -280,7 +283,7 @@ async def run_case(rig: Rig, case: Case) -> tuple[str, int, list[str]]:
             judge(None)
             if case.category != "replay_unconfirmed":
                 if case.category == "replay_changed":
-                    await rig.pipeline.remember(words, "en" if case.language == "en" else "zh-cn", WORSE)
+                    await rig.plans.remember(words, "en" if case.language == "en" else "zh-cn", WORSE)
                 verdict = _verdict(await rig.confirm(offline.confirm_token))
                 judge(plan)
         elif case.category in ("confirm_reproposed", "cloud_copy_changed"):

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.reliability.scenario import Scenario
-from edge.io.store import EdgeStore, StoredDevice
+from edge.io.store import EdgeStore
+from edge.ports import StoredDevice
 from shared.errors import StorageError
 
 DEVICE = StoredDevice("light.shared", "light", {}, "homeassistant/light/shared/config", True)

@@ -9,7 +9,7 @@ utterance's task, or a decision that reports an internal error, is a crash. Devi
 (anything that is not a command) must touch no device, and nothing may unlock, disarm or open without confirmation.
 Plain commands are mixed in so that the action counters are seen to move. The daemon has no broker here, so a
 command that does get sent ends as a transport error, still counted as a touch.
-The negative control feeds the same payloads to the dispatcher without the handler's error boundary.
+The negative control's daemon has its error boundary switched off (`EdgeDaemon(contain_errors=False)`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bench.reliability.payloads import draw_many
 from bench.reliability.scenario import Scenario
 from edge.config import load_settings
 from edge.daemon import EdgeDaemon
-from edge.io.mqtt import Message
+from edge.ports import Message
 from shared.codec import encode
 from shared.decision import Outcome
 from shared.topics import EdgeChannel, discovery_topic, edge_topic
@@ -100,7 +100,7 @@ async def malformed_utterances(data_dir: Path, count: int, *, seed: int = 0, saf
     """`count` hostile utterances through the daemon; answered, rejected, crashes and devices touched."""
     settings = load_settings(None, edge_id=EDGE_ID, data_dir=data_dir, http={"port": 0}, cloud={"url": None},
                              uplink={"outbox": False}, cache={"enabled": False}, confirm_timeout_s=0.05)
-    edge = EdgeDaemon(settings)
+    edge = EdgeDaemon(settings, contain_errors=safeguard)
     await edge.store.open()
     topic = edge_topic(EDGE_ID, EdgeChannel.UTTERANCES)
     crashes: dict[str, int] = {}
@@ -117,11 +117,8 @@ async def malformed_utterances(data_dir: Path, count: int, *, seed: int = 0, saf
             kinds[kind] = kinds.get(kind, 0) + 1
             before, decided = _total(edge.metrics.bad_messages), _total(edge.metrics.decisions)
             try:
-                if safeguard:
-                    await edge.handle(Message(topic, payload, 1, False))
-                else:
-                    await edge._dispatch(Message(topic, payload, 1, False))
-                results = await asyncio.gather(*list(edge._tasks), return_exceptions=True)
+                await edge.handle(Message(topic, payload, 1, False))
+                results = await asyncio.gather(*edge.front_door.tasks, return_exceptions=True)
                 escaped = next((r for r in results if isinstance(r, BaseException)), None)
                 if escaped is not None:
                     raise escaped
