@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shlex
-import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,7 +30,6 @@ if TYPE_CHECKING:
 
 #: The source checkout: the bench scripts are not installed with the package.
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARIES = ("torch", "onnxruntime", "transformers", "paho-mqtt", "fastapi")
 STDERR_TAIL = 2000
 
 app = typer.Typer(help="Benchmarks: run the bench/ scripts, write docs/performance.md and bench/results.json.",
@@ -48,43 +43,6 @@ def load_suite() -> tuple[Bench, ...]:
     from bench.suite import SUITE
 
     return SUITE
-
-
-def _first_line(path: str, prefix: str) -> str | None:
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(prefix)), None)
-
-
-def gpu_name() -> str | None:
-    """The first NVIDIA GPU's name, from `nvidia-smi -L` (None without one)."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    first = out.stdout.strip().splitlines()[:1]
-    return first[0] if out.returncode == 0 and first and first[0].startswith("GPU") else None
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores, memory, OS, Python and the versions of the libraries the figures depend on."""
-    memory = _first_line("/proc/meminfo", "MemTotal")
-    libraries: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            libraries[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            libraries[name] = None
-    libraries["sqlite"] = sqlite3.sqlite_version
-    return {"cpu_model": _first_line("/proc/cpuinfo", "model name") or platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "memory_gb": round(int(memory.split()[0]) / 1024**2, 1) if memory else None,
-            "os": platform.platform(), "python": platform.python_version(), "gpu": gpu_name(),
-            "libraries": libraries}
 
 
 def last_json(stdout: str) -> dict[str, Any] | None:
@@ -198,6 +156,7 @@ def bench_all(
         secho("error: --repeat must be 1 or more", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
     suite = load_suite()
+    from bench.machine import machine
     from bench.suite import by_name
 
     try:

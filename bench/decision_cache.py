@@ -16,8 +16,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +27,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.reliability.procs import cpu_model  # noqa: E402
+from bench.machine import machine  # noqa: E402
+from bench.stats import latency_ms  # noqa: E402
 from edge.config import CacheSettings  # noqa: E402
 from edge.decision.model_stage import ModelStage  # noqa: E402
 from edge.decision.pipeline import detect_language, normalize_text  # noqa: E402
@@ -76,12 +75,6 @@ def timed(fn: Callable[[str], Any], texts: list[str], repeats: int) -> list[floa
             fn(text)
             times.append((time.perf_counter() - start) * 1000)
     return times
-
-
-def summary(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {"p50_ms": round(statistics.median(ordered), 4),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 4)}
 
 
 def main() -> None:
@@ -133,8 +126,8 @@ def main() -> None:
     model_times = timed(model_path, texts, args.repeats)
     stage_times = timed(model_stage, texts, args.repeats)
 
-    hit, model, miss, put = summary(hit_times), summary(model_times), summary(miss_times), summary(put_times)
-    only_model = summary(stage_times)
+    hit, model, miss, put = (latency_ms(t) for t in (hit_times, model_times, miss_times, put_times))
+    only_model = latency_ms(stage_times)
     results = {"cache_hit": hit, "cache_miss_lookup": miss, "cache_put": put, "model_path": model,
                "model_stage_only": only_model,
                "decision_sources": sources}
@@ -145,8 +138,7 @@ def main() -> None:
             "cache_miss_lookup_p50_ms": miss["p50_ms"], "cache_put_p50_ms": put["p50_ms"],
             "sentences": len(texts), "samples_per_path": len(texts) * args.repeats,
             "model_version": versions.model,
-            "machine": {"cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(),
-                        "cores": os.cpu_count(), "threads_used": 1}}
+            "machine": machine() | {"threads_used": 1}}
     print(json.dumps(results, indent=2))
     print(json.dumps(flat, ensure_ascii=False))
 

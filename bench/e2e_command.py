@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,9 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as paho  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from bench.reliability.procs import EdgeProcess, Mosquitto, cpu_model, rss_kb  # noqa: E402
+from bench.machine import machine  # noqa: E402
+from bench.reliability.procs import EdgeProcess, Mosquitto, rss_kb  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from edge.io.mqtt import no_delay  # noqa: E402
 from shared.codec import encode  # noqa: E402
 from shared.decision import Utterance  # noqa: E402
@@ -157,10 +158,7 @@ def cpu_s(pid: int) -> float:
 
 
 def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+    return round(percentile(values, q), 3) if values else None
 
 
 def measure(sent: dict[str, Sent], decisions: list[tuple[float, bytes]], sets: dict[str, list[float]],
@@ -271,14 +269,6 @@ def wait_ready(probe: Probe, edge: Edge, timeout: float = 60.0) -> float:
                        f"{edge.proc.log.read_text(errors='replace')[-1500:]}")
 
 
-def machine() -> dict[str, Any]:
-    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:")), 0)
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny counts (for the test): not a measurement")
@@ -297,7 +287,8 @@ def main() -> None:
     if args.quick:
         duration, slow_count, rates = 0.3, 2, [50.0, 100.0]
     fast = 100.0
-    summary: dict[str, Any] = {"machine": machine(), "quick": args.quick, "duration_s": duration,
+    summary: dict[str, Any] = {"machine": machine() | {"load_avg_1m_at_start": round(os.getloadavg()[0], 2)},
+                               "quick": args.quick, "duration_s": duration,
                                "slow_count": slow_count, "edge_log_level": args.log_level,
                                "load_test_settings": {"monitor.device_floor": 1_000_000_000,
                                                       "monitor.user_floor": 1_000_000_000,

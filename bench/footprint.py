@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
 from bench.reliability.procs import CloudProcess, EdgeProcess, Mosquitto, free_port  # noqa: E402
+from bench.stats import spread  # noqa: E402
 
 EDGE_ID = "footprint-edge"
 SCRIPT_LINE = "turn on the kitchen lights => done; kitchen_light.state=ON\n"
@@ -157,11 +158,6 @@ def demo_run(root: Path, run: int) -> float:
             proc.wait()
 
 
-def spread(values: list[float], digits: int = 3) -> dict[str, float]:
-    return {"min": round(min(values), digits), "median": round(statistics.median(values), digits),
-            "max": round(max(values), digits)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="edge cold starts")
@@ -192,7 +188,7 @@ def main() -> None:
     summary["goals"] = {"edge_rss_mb_max": 150, "edge_cold_start_s_max": 3.0,
                         "edge_rss_met": summary["edge_rss_mb"] <= 150,
                         "edge_cold_start_met": summary["edge_cold_start_s"] <= 3.0}
-    summary["machine"] = {"cpu": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
+    summary["machine"] = machine()
     print(json.dumps(summary))
 
 

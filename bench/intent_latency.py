@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -23,6 +21,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
+from bench.stats import latency_ms  # noqa: E402
 from edge.decision.pipeline import normalize_text  # noqa: E402
 from edge.io.intent_model import IntentModel  # noqa: E402
 
@@ -53,12 +53,6 @@ def timed(fn: Callable[[str], Any], texts: list[str], repeats: int) -> tuple[lis
             times.append((time.perf_counter() - start) * 1000)
             outputs.append(result)
     return times, outputs[: len(texts)]
-
-
-def summary(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {"p50_ms": round(statistics.median(ordered), 4),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 4)}
 
 
 def ort_runner(model_file: Path, model: IntentModel) -> Callable[[str], int]:
@@ -127,23 +121,22 @@ def main() -> None:
 
     model = IntentModel.load(args.model_dir, threads=1)
     texts = texts_from(args.inputs)
-    results: dict[str, Any] = {"inputs": len(texts), "machine": {"cpu": platform.processor() or platform.machine(),
-                                                                 "cores": os.cpu_count(), "threads_used": 1},
+    results: dict[str, Any] = {"inputs": len(texts), "machine": machine() | {"threads_used": 1},
                                "model_version": model.version}
     int8_times, int8_out = timed(ort_runner(args.model_dir / model.manifest.model_file, model), texts, args.repeats)
-    results["ort_int8"] = summary(int8_times)
+    results["ort_int8"] = latency_ms(int8_times)
     fp32 = build / "model.fp32.onnx"
     if fp32.exists():
         fp32_times, fp32_out = timed(ort_runner(fp32, model), texts, args.repeats)
-        results["ort_fp32"] = summary(fp32_times)
+        results["ort_fp32"] = latency_ms(fp32_times)
         results["int8_fp32_agreement"] = round(sum(a == b for a, b in zip(int8_out, fp32_out, strict=True))
                                                / len(texts), 4)
     torch_dir = build / "student"
     if torch_dir.exists():
         torch_times, _ = timed(torch_runner(torch_dir, model), texts, 1)
-        results["torch_eager"] = summary(torch_times)
+        results["torch_eager"] = latency_ms(torch_times)
     hassil_times, _ = timed(hassil_runner(), texts, 1)
-    results["hassil"] = summary(hassil_times)
+    results["hassil"] = latency_ms(hassil_times)
     results["model_bytes"] = sum(p.stat().st_size for p in args.model_dir.iterdir() if p.is_file())
     results["edge_rss_mb"] = edge_rss_mb(args.model_dir)
     results["bench_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -30,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from bench.machine import machine  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from cloud.fleet import DOMAIN_ACTIONS, Device  # noqa: E402
 from cloud.planner.batch import BatchRunner  # noqa: E402
 from cloud.planner.catalogue import describe  # noqa: E402
@@ -113,7 +114,7 @@ async def run_clients(runner: BatchRunner, items: list[Item], *, clients: int, m
     latencies.sort()
     return {"requests_per_s": round(len(items) / elapsed, 3), "tokens_per_s": round(tokens / elapsed, 1),
             "p50_s": round(statistics.median(latencies), 4),
-            "p95_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 4)}
+            "p95_s": round(percentile(latencies, 0.95), 4)}
 
 
 def build_model(out: Path, quick: bool) -> Path:
@@ -157,7 +158,7 @@ def main() -> None:
             print(f"grammar={'on ' if grammar else 'off'} clients= 8 {row}", flush=True)
     summary = {
         "model": str(args.model) if args.model else ("random-glm4-2x64" if args.quick else "random-glm4-4x256"),
-        "requests": count, "max_new_tokens": max_new, "threads": args.threads, "cpu": platform.processor(),
+        "requests": count, "max_new_tokens": max_new, "threads": args.threads, "machine": machine(),
         "dtype": args.dtype, "constraint": "json_schema" if args.json_schema else "plan_grammar",
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "batching_speedup_1": round(rows["batched_1"]["requests_per_s"] / rows["unbatched_1"]["requests_per_s"], 3),

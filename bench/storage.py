@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sqlite3
 import statistics
 import sys
@@ -30,6 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
+from bench.stats import spread  # noqa: E402
 from edge.config import CacheSettings  # noqa: E402
 from edge.io.decision_cache import DecisionCache  # noqa: E402
 from edge.io.outbox import Outbox  # noqa: E402
@@ -93,10 +93,6 @@ def cache_reads(path: Path, reads: int) -> tuple[float, int]:
         cache.close()
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    return {"min": round(min(values), 1), "median": round(statistics.median(values), 1), "max": round(max(values), 1)}
-
-
 def filesystem(path: Path) -> str | None:
     """The filesystem type holding `path` (from /proc/mounts, longest matching mount point)."""
     try:
@@ -137,13 +133,12 @@ def main() -> None:
         "sqlite_wal_normal_commits_per_s": round(med["normal"], 1),
         "sqlite_wal_full_commits_per_s": round(med["full"], 1),
         "outbox_vs_wal_full_ratio": round(med["outbox"] / med["full"], 3),
-        "outbox_commits_per_s_spread": spread(figures["outbox"]),
-        "cache_reads_per_s_spread": spread(figures["cache"]),
-        "sqlite_wal_normal_spread": spread(figures["normal"]),
-        "sqlite_wal_full_spread": spread(figures["full"]),
+        "outbox_commits_per_s_spread": spread(figures["outbox"], 1),
+        "cache_reads_per_s_spread": spread(figures["cache"], 1),
+        "sqlite_wal_normal_spread": spread(figures["normal"], 1),
+        "sqlite_wal_full_spread": spread(figures["full"], 1),
         "commits": args.commits, "reads": args.reads, "repeats": args.repeats, "payload_bytes": len(PAYLOAD),
-        "machine": {"cpu": platform.machine(), "cores": os.cpu_count(), "filesystem": fs,
-                    "sqlite": sqlite3.sqlite_version, "python": platform.python_version()},
+        "machine": machine() | {"filesystem": fs},
     }
     print(json.dumps(summary))
 

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import sqlite3
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
 from bench.reliability.procs import CloudProcess, EdgeProcess, Mosquitto, wait_until  # noqa: E402
 from cloud.sqlite_store import SqliteStore  # noqa: E402
 
@@ -268,7 +268,7 @@ def main() -> None:
                "payload_bytes": len(payload(args.updates)),
                "goals": {"ratio_min": 0.5, "ratio_met": sync["sync_updates_per_s"] / raw >= 0.5,
                          "lost_met": sync["lost"] == 0},
-               "machine": {"cpu": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}}
+               "machine": machine()}
     print(json.dumps(summary))
 
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from autoglm import cli_bench
 from autoglm.bench_report import fmt, markdown
 from autoglm.cli import app
+from bench import machine as bench_machine
 from bench.suite import Bench, Figure, Goal
 
 runner = CliRunner()
@@ -42,7 +43,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (root / "bench" / f"{name}.py").write_text(code, encoding="utf-8")
     monkeypatch.setattr(cli_bench, "ROOT", root)
     monkeypatch.setattr(cli_bench, "load_suite", lambda: SUITE)
-    monkeypatch.setattr(cli_bench, "gpu_name", lambda: None)
+    monkeypatch.setattr(bench_machine, "gpu_name", lambda: None)
     return root
 
 
