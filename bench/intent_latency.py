@@ -100,8 +100,8 @@ def hassil_runner() -> Callable[[str], Any]:
 def edge_rss_mb(model_dir: Path) -> float:
     """Peak RSS of a fresh process holding what the edge holds: the model and HA's templates."""
     code = (f"import resource,sys; sys.path.insert(0, {str(ROOT)!r})\n"
-            "from pathlib import Path\nfrom edge.intent_model import IntentModel\n"
-            "from edge.devices.registry import Registry\nfrom edge.template_stage import TemplateStage\n"
+            "from pathlib import Path\nfrom edge.io.intent_model import IntentModel\n"
+            "from edge.devices.registry import Registry\nfrom edge.decision.template_stage import TemplateStage\n"
             f"m = IntentModel.load(Path({str(model_dir)!r})); m.predict('turn on the kitchen light')\n"
             "t = TemplateStage(Registry(), ['en', 'zh-cn']); t.warm_up()\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
