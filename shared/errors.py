@@ -52,12 +52,6 @@ class UnknownDeviceError(DeviceError):
     code = "unknown_device"
 
 
-class AmbiguousDeviceError(DeviceError):
-    """More than one device matches and the request needs exactly one."""
-
-    code = "ambiguous_device"
-
-
 class UnsupportedActionError(DeviceError):
     """The device exists but cannot do what was asked."""
 

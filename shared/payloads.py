@@ -15,28 +15,6 @@ Finite = Annotated[float, AfterValidator(finite)]
 OnOff = Literal["ON", "OFF"]
 
 
-class RGB(BaseModel):
-    """An sRGB colour."""
-
-    r: int = Field(ge=0, le=255)
-    g: int = Field(ge=0, le=255)
-    b: int = Field(ge=0, le=255)
-
-
-class XY(BaseModel):
-    """A CIE xy colour, as zigbee2mqtt reports it."""
-
-    x: Finite = Field(ge=0, le=1)
-    y: Finite = Field(ge=0, le=1)
-
-
-class HS(BaseModel):
-    """Hue (degrees) and saturation (percent)."""
-
-    h: Finite = Field(ge=0, le=360)
-    s: Finite = Field(ge=0, le=100)
-
-
 class Color(BaseModel):
     """A colour in any of the forms HA's JSON light schema allows."""
 

@@ -46,11 +46,6 @@ class ToolSpec:
         """The HA domain of a device action, None for the generic tools."""
         return self.name.split(".", 1)[0] if "." in self.name else None
 
-    @property
-    def takes_device(self) -> bool:
-        """True when the tool's args name a device."""
-        return "device_id" in self.args.get("properties", {})
-
 
 def is_device_action(tool: str) -> bool:
     """True for 'domain.service' names of DOMAIN_ACTIONS."""

@@ -96,7 +96,6 @@ class PlannerEngine:
         self._running: Sequence[Ticket[_Job]] = ()
         self._stuck: set[asyncio.Future[list[GenerationOutput]]] = set()
         self._pool = ThreadPoolExecutor(max_workers=max_stuck_batches + 1, thread_name_prefix="planner-batch")
-        self._closed = False
 
     @property
     def policy(self) -> BatchPolicy:
@@ -121,7 +120,6 @@ class PlannerEngine:
 
     async def aclose(self) -> None:
         """Stop the loop and fail whatever still waits."""
-        self._closed = True
         self._state = "unavailable"
         if self._loop_task is not None:
             self._loop_task.cancel()
