@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The script shipped with the package.
-DEFAULT_SCRIPT = Path(__file__).with_name("script.txt")
 EDGE_ID = "demo"
 
 

@@ -26,10 +26,6 @@ class GenericPhrasings:
         """Labels with templates."""
         return list(self._templates)
 
-    def template_count(self, label: str) -> int:
-        """How many templates `label` has."""
-        return len(self._templates.get(label, []))
-
     def sample(self, label: str, rng: random.Random, tries: int = 8) -> list[Piece]:
         """One sentence for `label`."""
         pool = self._templates[label]

@@ -16,9 +16,8 @@ DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
 GRAFANA = DEPLOY / "grafana"
 
-#: Our metric families all start with one of these (DESIGN.md §1: names prefixed `autoglm_`).
-OUR_PREFIXES = ("autoglm_edge_", "autoglm_cloud_", "autoglm_planner_")
-#: The one exempt group: GPU metrics only the NVIDIA DCGM exporter exports, which need a GPU to exist.
+#: Our metric families start with autoglm_edge_, autoglm_cloud_ or autoglm_planner_ (DESIGN.md §1); the one exempt
+#: group: GPU metrics only the NVIDIA DCGM exporter exports, which need a GPU to exist.
 DCGM_PREFIX = "DCGM_FI_"
 METRIC_RE = re.compile(r"\b(?:autoglm_(?:edge|cloud|planner)_[a-z0-9_]+|DCGM_FI_[A-Z0-9_]+)\b")
 #: Grafana variables and what the tests put in their place: every edge and cloud ("All"), and a rate window that

@@ -72,7 +72,6 @@ AREAS: tuple[Area, ...] = (
     Area("balcony", "Balcony", "阳台"), Area("garage", "Garage", "车库"), Area("garden", "Garden", "花园"),
     Area("laundry_room", "Laundry Room", "洗衣房"),
 )
-AREA_BY_KEY = {a.key: a for a in AREAS}
 _DOORS = ("hallway", "garage", "kitchen", "living_room")
 _INDOOR = tuple(a.key for a in AREAS if a.key not in ("garden", "balcony", "garage"))
 
@@ -108,7 +107,6 @@ KINDS: tuple[Kind, ...] = (
     Kind("motion", "binary_sensor", "Motion", "人体感应", device_class="motion"),
     Kind("window", "binary_sensor", "Window", "窗户", device_class="window", areas=_INDOOR),
 )
-KIND_BY_KEY = {k.key: k for k in KINDS}
 #: Kinds always named after their room ("Bedroom Temperature"), as sensors usually are.
 _AREA_NAMED = frozenset({"light", "temperature", "humidity", "motion", "window"})
 #: Prefixes real unique ids carry (bridge or node names); "" for none.
