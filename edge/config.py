@@ -243,6 +243,21 @@ class LoadSample:
 
 
 
+@dataclass(frozen=True, slots=True)
+class Safeguards:
+    """Safeguards of the daemon that only a negative control switches off; never settings a user can change.
+
+    Each names what goes wrong without it, which is what the reliability suite's negative controls show.
+    """
+
+    contain_errors: bool = True  # off: a bad message or a refused write raises out of the router and the recorder
+    ack_after_commit: bool = True  # off: QoS 1 messages are acknowledged on arrival (a kill -9 loses what is queued)
+    resubscribe: bool = True  # off: subscriptions go out on the first connection only (a take-over loses them)
+    report_drops: bool = True  # off: the outbox drops and counts, but the cloud never hears of it
+    check_versions: bool = True  # off: every desired value is applied whatever its version
+    check_expiry: bool = True  # off: every command from the cloud runs, however late
+
+
 class MqttSettings(BaseModel):
     """The local broker the gateway's devices use (Mosquitto, zigbee2mqtt's broker, ...)."""
 

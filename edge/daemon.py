@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import time
 
-from edge.config import EdgeSettings
+from edge.config import EdgeSettings, Safeguards
 from edge.decision.fallback import Fallback
 from edge.decision.front_door import FrontDoor
 from edge.decision.gate import Gate
@@ -53,32 +54,35 @@ log = logging.getLogger(__name__)
 class EdgeDaemon:
     """One gateway's daemon. `await start()`, then `await run()` (or use `run_daemon`)."""
 
-    def __init__(self, settings: EdgeSettings, *, contain_errors: bool = True) -> None:
-        """`contain_errors` is a safeguard only a negative control switches off: `handle` then raises."""
-        s = self.settings = settings
+    def __init__(self, settings: EdgeSettings, *, safeguards: Safeguards | None = None) -> None:
+        """`safeguards` are all on, except in the negative controls of the reliability suite."""
+        s, g = settings, safeguards or Safeguards()
+        self.settings = settings
         self.metrics = EdgeMetrics()
         self.store = EdgeStore(s.db_path)
         self.registry = Registry(s.area_aliases, s.name_aliases)
         self.twins = Twins(self.store)
-        self.bus = PahoBus(s.mqtt, s.client_id, on_connection_change=self.metrics.connection_changed)
+        bus = functools.partial(PahoBus, resubscribe=g.resubscribe, ack_after_commit=g.ack_after_commit)
+        self.bus = bus(s.mqtt, s.client_id, on_connection_change=self.metrics.connection_changed)
         # The uplink has a connection of its own (to the cloud's broker, or the local one when none is set): the
         # last will says "offline" when the link to the cloud breaks, and a cloud broker that is down never slows
         # the local devices.
         status = edge_topic(s.edge_id, EdgeChannel.STATUS)
-        self.uplink_bus = PahoBus(s.uplink.mqtt or s.mqtt, s.uplink_client_id,
-                                  will=(status, encode({"state": "offline", "edge_id": s.edge_id})),
-                                  birth=(status, encode({"state": "online", "edge_id": s.edge_id})),
-                                  on_connection_change=self._on_uplink_connection)
+        self.uplink_bus = bus(s.uplink.mqtt or s.mqtt, s.uplink_client_id,
+                              will=(status, encode({"state": "offline", "edge_id": s.edge_id})),
+                              birth=(status, encode({"state": "online", "edge_id": s.edge_id})),
+                              on_connection_change=self._on_uplink_connection)
         self.executor = Executor(self.bus, self.twins, timeout_s=s.confirm_timeout_s,
                                  slow_timeout_s=max(s.confirm_timeout_s, 30.0))
         outbox = None
         if s.uplink.outbox:  # durable: reports and events outlive an outage and a restart
             outbox = Outbox(s.data_dir / "outbox.db", max_messages=s.uplink.outbox_max,
-                            on_drop=self.metrics.outbox_dropped.inc)
+                            on_drop=self.metrics.outbox_dropped.inc, report_drops=g.report_drops)
             self.metrics.outbox.set_function(outbox.__len__)
         self.uplink = Uplink(s.edge_id, self.uplink_bus, self.registry, self.twins, self.store, self.executor,
                              heartbeat_s=s.uplink.heartbeat_s, outbox=outbox, outbox_batch=s.uplink.outbox_batch,
-                             on_storage_error=lambda _exc: self.metrics.storage_errors.labels("uplink").inc())
+                             on_storage_error=lambda _exc: self.metrics.storage_errors.labels("uplink").inc(),
+                             check_versions=g.check_versions, check_expiry=g.check_expiry)
         self.events = Events(self.uplink.event)
         self.ingest = DeviceIngest(self.registry, self.twins, self.store, self.bus, self.uplink.reported,
                                    discovery_prefix=s.discovery_prefix,
@@ -112,7 +116,7 @@ class EdgeDaemon:
         self.recorder = DecisionRecorder(s.edge_id, self.store, self.bus, self.uplink.event,
                                     on_decision=self.metrics.observe_decision,
                                     on_storage_error=lambda exc, trace: self.metrics.storage_failed(
-                                        "decision", exc, trace_id=trace))
+                                        "decision", exc, trace_id=trace), contain_storage_errors=g.contain_errors)
         self.front_door = FrontDoor(self.gate, self.pipeline, self.recorder, confirmations=self.confirmations,
                                     max_concurrent=s.max_concurrent_utterances, max_waiting=s.max_waiting_utterances)
         self._fetcher = HttpFetcher.for_cloud(s.cloud, timeout_s=s.model_download_timeout_s)
@@ -130,7 +134,7 @@ class EdgeDaemon:
             self.uplink.desired_topic: ("twin", self.uplink.receive),
         }
         self.router = Router(routes, self.ingest.route, counted=lambda kind: self.metrics.messages.labels(kind).inc(),
-                             rejected=self.metrics.rejected, contain_errors=contain_errors)
+                             rejected=self.metrics.rejected, contain_errors=g.contain_errors)
         self._warm = False
 
     async def start(self, connect_timeout: float | None = None) -> None:
@@ -222,9 +226,9 @@ class EdgeDaemon:
         self.uplink.connection_changed(connected)
 
 
-async def run_daemon(settings: EdgeSettings) -> None:
+async def run_daemon(settings: EdgeSettings, safeguards: Safeguards | None = None) -> None:
     """Start and run an edge until cancelled (Ctrl-C)."""
-    daemon = EdgeDaemon(settings)
+    daemon = EdgeDaemon(settings, safeguards=safeguards)
     await daemon.start()
     # This process is the edge and nothing else: the long-lived objects made at start (templates, model, registry)
     # leave the collector's view, so full collections no longer walk them (tens of ms each, in the latency tail).

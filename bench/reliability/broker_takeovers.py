@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -22,9 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bench.reliability.procs import Mosquitto, keep_user
 from bench.reliability.rig_bridge import Lights, cloud_side, command, edge_settings
 from bench.reliability.scenario import Scenario
-from edge.config import load_settings
+from edge.config import Safeguards, load_settings
 from edge.daemon import EdgeDaemon
-from edge.io.mqtt import PahoBus
 
 
 def take_over(port: int, client_id: str) -> bool:
@@ -50,11 +47,7 @@ async def takeovers(tmp: Path, count: int, *, lights: int = 4, safeguard: bool =
     broker.start()
     devices = Lights(broker.port, names)
     settings = load_settings(None, **edge_settings(tmp / "edge", broker.port))
-    if safeguard:
-        edge = EdgeDaemon(settings)
-    else:  # the settings have no field for the flag: the composition root is handed the real bus with it off
-        with mock.patch("edge.daemon.PahoBus", functools.partial(PahoBus, resubscribe=False)):
-            edge = EdgeDaemon(settings)
+    edge = EdgeDaemon(settings, safeguards=Safeguards(resubscribe=safeguard))
     kicked = handled = failures = 0
     started = time.monotonic()
     task: asyncio.Task[None] | None = None

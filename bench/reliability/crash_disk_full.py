@@ -5,7 +5,7 @@ with `PRAGMA max_page_count` and junk rows, then lights are switched by utteranc
 as `autoglm edge say` sends them. Each must still be done, every refused write must be logged naming the full file and
 counted in `autoglm_edge_storage_errors`, and nothing may escape the daemon. Writes that still fit in a page's free
 space succeed, as on a real disk. The negative control's daemon has its error boundary switched off
-(`EdgeDaemon(contain_errors=False)`): a write the store refuses fails the message that made it, and the route loop
+(`Safeguards(contain_errors=False)`): a write the store refuses fails the message that made it, and the route loop
 with it. (The decision record's refused write is contained by the decision recorder, which has no such flag, so the
 control waits for a state message's write to be refused before it sends its commands.)
 """
@@ -23,7 +23,7 @@ from typing import Any
 from autoglm.simhome import SimulatedHome
 from bench.reliability.procs import DB_FILES, Mosquitto, until
 from bench.reliability.scenario import Scenario
-from edge.config import load_settings
+from edge.config import Safeguards, load_settings
 from edge.daemon import EdgeDaemon
 from edge.say import say
 from shared.decision import Outcome
@@ -112,7 +112,7 @@ async def disk_full(root: Path, commands: int, *, safeguard: bool = True) -> dic
                                      mqtt={"host": "127.0.0.1", "port": broker.port}, http={"enabled": False},
                                      confirm_timeout_s=2.0,  # the behaviour monitor's burst limit is not tested here
                                      monitor={"device_floor": 100_000, "user_floor": 100_000})
-            edge = EdgeDaemon(settings, contain_errors=safeguard)
+            edge = EdgeDaemon(settings, safeguards=Safeguards(contain_errors=safeguard))
             try:
                 await edge.start(connect_timeout=10)
                 task = asyncio.create_task(edge.run())

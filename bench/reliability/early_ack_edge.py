@@ -1,31 +1,39 @@
-"""The kill -9 scenario's negative control: `autoglm edge ...` with its MQTT buses' `ack_after_commit` off.
+"""The kill -9 scenario's negative control: the real edge with `Safeguards(ack_after_commit=False)`.
 
-Run as `python -m bench.reliability.early_ack_edge edge run --config FILE` (`EdgeProcess(..., entry=ENTRY)`). Each
-`PahoBus` acknowledges a QoS 1 message on arrival, before the daemon has committed its change, so whatever sits in
-the inbound queue when the process is killed is gone: the broker believes it was delivered and never sends it again.
-The edge's settings have no field for the flag, so the composition root is handed a `PahoBus` factory with the flag
-off; the bus itself is the real one.
+Run as `python -m bench.reliability.early_ack_edge edge run --config FILE --log-level LEVEL` (what
+`EdgeProcess(..., entry=ENTRY)` runs instead of `autoglm.cli`). Its MQTT buses acknowledge a QoS 1 message on
+arrival, before the daemon has committed its change, so whatever sits in the inbound queue when the process is
+killed is gone: the broker believes it was delivered and never sends it again.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import asyncio
 
-import edge.daemon
-from autoglm.cli import app
-from edge.io.mqtt import PahoBus
+from autoglm.logs import setup_logging
+from edge.config import Safeguards, load_settings
+from edge.daemon import run_daemon
 
 #: The module `EdgeProcess` runs instead of `autoglm.cli`.
 ENTRY = "bench.reliability.early_ack_edge"
 
 
-def early_ack_bus(*args: Any, **kwargs: Any) -> PahoBus:
-    """The daemon's `PahoBus(...)`, acknowledging on arrival."""
-    return PahoBus(*args, **kwargs, ack_after_commit=False)
+def main() -> None:
+    """`edge run --config FILE [--log-level LEVEL]`, as `autoglm` takes it, with acknowledgement on arrival."""
+    parser = argparse.ArgumentParser(prog=ENTRY)
+    parser.add_argument("side", choices=["edge"])
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args()
+    setup_logging(args.log_level)
+    settings = load_settings(args.config)
+    try:
+        asyncio.run(run_daemon(settings, Safeguards(ack_after_commit=False)))
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
-    if getattr(edge.daemon, "PahoBus", None) is not PahoBus:  # the control would silently control nothing
-        raise SystemExit("edge.daemon no longer builds its buses from edge.io.mqtt.PahoBus: update early_ack_edge")
-    edge.daemon.PahoBus = early_ack_bus  # the composition root's one reference to the bus class
-    app()
+    main()

@@ -32,7 +32,7 @@ from bench.reliability.rig import (
 )
 from bench.reliability.scenario import Scenario
 from cloud.bus import BusMessage
-from edge.io.outbox import Outbox
+from edge.config import Safeguards
 from shared.topics import EdgeChannel, edge_topic
 
 
@@ -90,12 +90,9 @@ async def overflowing_outage(work: Path, *, reports: int, outbox_max: int, safeg
     figures: dict[str, Any] = {"reports": reports, "outbox_max": outbox_max, "safeguard": safeguard, "errors": 0}
     try:
         await asyncio.to_thread(home.announce, LIGHTS)
-        async with edge_in_process(settings) as edge:
-            assert edge.uplink.outbox is not None
-            if not safeguard:  # the policy as it was: drop the oldest, tell nobody (the settings have no such flag)
-                edge.uplink.outbox.close()
-                edge.uplink.outbox = Outbox(work / "edge" / "outbox.db", max_messages=outbox_max, report_drops=False)
+        async with edge_in_process(settings, Safeguards(report_drops=safeguard)) as edge:
             outbox = edge.uplink.outbox
+            assert outbox is not None
             await until(lambda: len(edge.registry) >= LIGHTS, 30, "discovery")
             started = time.perf_counter()
             for k in range(reports):

@@ -5,7 +5,7 @@ wrong types, NaN and infinities, deep nesting, invalid UTF-8, oversized bodies, 
 it handles: discovery configs, device state, availability, device errors and the cloud's desired twin deltas.
 A payload is "rejected" when the daemon's bad-message counter moved; an exception out of `handle` is a crash (the
 route loop would have died with it). The negative control's daemon has its error boundary switched off
-(`EdgeDaemon(contain_errors=False)`): the same payloads, and it counts what escapes `handle`.
+(`Safeguards(contain_errors=False)`): the same payloads, and it counts what escapes `handle`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from autoglm.simhome.catalog import default_home
 from bench.reliability.scenario import Scenario
-from edge.config import load_settings
+from edge.config import Safeguards, load_settings
 from edge.daemon import EdgeDaemon
 from edge.ports import Message
 from shared.codec import encode
@@ -92,7 +92,7 @@ async def malformed_payloads(data_dir: Path, count: int, *, seed: int = 0, safeg
     """`count` hostile payloads spread over the daemon's topics; crashes, rejections and accepted ones."""
     settings = load_settings(None, edge_id=EDGE_ID, data_dir=data_dir, http={"port": 0},
                              cloud={"url": None}, uplink={"outbox": False})
-    edge = EdgeDaemon(settings, contain_errors=safeguard)
+    edge = EdgeDaemon(settings, safeguards=Safeguards(contain_errors=safeguard))
     await edge.store.open()
     topics: list[str] = []
     try:

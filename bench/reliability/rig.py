@@ -26,7 +26,7 @@ from bench.reliability.procs import Mosquitto
 from cloud.bus import BusMessage, BusSettings, MqttBus
 from cloud.sqlite_store import SqliteStore
 from cloud.twin_sync import TwinSync
-from edge.config import MqttSettings, load_settings
+from edge.config import MqttSettings, Safeguards, load_settings
 from edge.daemon import EdgeDaemon
 from edge.devices.entity import Entity
 from edge.devices.executor import Executor
@@ -240,9 +240,10 @@ async def cloud_session(db: Path, broker: Mosquitto, client_id: str, **kwargs: A
 
 
 @contextlib.asynccontextmanager
-async def edge_in_process(settings: dict[str, Any]) -> AsyncIterator[EdgeDaemon]:
+async def edge_in_process(settings: dict[str, Any], safeguards: Safeguards | None = None
+                          ) -> AsyncIterator[EdgeDaemon]:
     """The edge daemon (the real composition root) in this process, until the block ends."""
-    daemon = EdgeDaemon(load_settings(None, **settings))
+    daemon = EdgeDaemon(load_settings(None, **settings), safeguards=safeguards)
     await daemon.start(connect_timeout=10)
     task = asyncio.create_task(daemon.run())
     try:

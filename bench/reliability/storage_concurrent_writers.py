@@ -19,18 +19,10 @@ from shared.errors import StorageError
 DEVICE = StoredDevice("light.shared", "light", {}, "homeassistant/light/shared/config", True)
 
 
-class NoWaitStore(EdgeStore):
-    """The negative control's store: a connection that gives up at once when another writer holds the lock."""
-
-    def _open(self) -> None:
-        super()._open()
-        self.db.conn.execute("PRAGMA busy_timeout = 0")
-
-
 async def concurrent_writers(db: Path, writers: int, ops: int, *, safeguard: bool = True) -> dict[str, Any]:
     """`writers` stores on one file, `ops` reported-state writes each to one property, all at once."""
-    kind = EdgeStore if safeguard else NoWaitStore
-    stores = [kind(db) for _ in range(writers)]
+    # the negative control's stores give up at once when another writer holds the lock
+    stores = [EdgeStore(db, busy_timeout_s=30.0 if safeguard else 0.0) for _ in range(writers)]
     for store in stores:
         await store.open()
     try:

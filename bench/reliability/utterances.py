@@ -9,7 +9,7 @@ utterance's task, or a decision that reports an internal error, is a crash. Devi
 (anything that is not a command) must touch no device, and nothing may unlock, disarm or open without confirmation.
 Plain commands are mixed in so that the action counters are seen to move. The daemon has no broker here, so a
 command that does get sent ends as a transport error, still counted as a touch.
-The negative control's daemon has its error boundary switched off (`EdgeDaemon(contain_errors=False)`).
+The negative control's daemon has its error boundary switched off (`Safeguards(contain_errors=False)`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from autoglm.simhome.catalog import default_home
 from bench.reliability.payloads import draw_many
 from bench.reliability.scenario import Scenario
-from edge.config import load_settings
+from edge.config import Safeguards, load_settings
 from edge.daemon import EdgeDaemon
 from edge.ports import Message
 from shared.codec import encode
@@ -100,7 +100,7 @@ async def malformed_utterances(data_dir: Path, count: int, *, seed: int = 0, saf
     """`count` hostile utterances through the daemon; answered, rejected, crashes and devices touched."""
     settings = load_settings(None, edge_id=EDGE_ID, data_dir=data_dir, http={"port": 0}, cloud={"url": None},
                              uplink={"outbox": False}, cache={"enabled": False}, confirm_timeout_s=0.05)
-    edge = EdgeDaemon(settings, contain_errors=safeguard)
+    edge = EdgeDaemon(settings, safeguards=Safeguards(contain_errors=safeguard))
     await edge.store.open()
     topic = edge_topic(EDGE_ID, EdgeChannel.UTTERANCES)
     crashes: dict[str, int] = {}

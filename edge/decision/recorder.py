@@ -22,13 +22,16 @@ class DecisionRecorder:
 
     def __init__(self, edge_id: str, store: DecisionStore, bus: Bus, send_event: EventSink, *,
                  on_decision: Callable[[Decision], None] = lambda _d: None,
-                 on_storage_error: Callable[[StorageError, str], None] = lambda _e, _t: None) -> None:
+                 on_storage_error: Callable[[StorageError, str], None] = lambda _e, _t: None,
+                 contain_storage_errors: bool = True) -> None:
+        """`contain_storage_errors` off (a negative control) makes a refused record fail its request."""
         self._edge_id = edge_id
         self._store = store
         self._bus = bus
         self._send_event = send_event
         self._on_decision = on_decision  # metrics
         self._on_storage_error = on_storage_error  # (the error, the decision's trace id)
+        self._contain = contain_storage_errors
         self._topic = edge_topic(edge_id, EdgeChannel.DECISIONS)
 
     async def record(self, decision: Decision) -> None:
@@ -38,6 +41,8 @@ class DecisionRecorder:
             await self._store.add_decision(decision)
         except StorageError as exc:  # the answer and the command matter more than the local record of them
             self._on_storage_error(exc, decision.trace_id)
+            if not self._contain:
+                raise
         record = decision.model_dump(mode="json")
         envelope = Envelope(trace_id=decision.trace_id, source=f"edge:{self._edge_id}", type="decision",
                             payload=record)

@@ -74,8 +74,10 @@ APPLIED_KEPT = 4096
 class EdgeStore:
     """Registry, twins and decisions in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
+        """`busy_timeout_s`: how long a write waits for another writer's lock (0 only in a negative control)."""
         self._path = path
+        self._busy_timeout_s = busy_timeout_s
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="edge-db")
         self._db: Database | None = None
 
@@ -86,7 +88,8 @@ class EdgeStore:
     def _open(self) -> None:
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False,
+                                   timeout=self._busy_timeout_s)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")

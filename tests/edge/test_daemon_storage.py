@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_settings
+from edge.config import Safeguards, load_settings
 from edge.daemon import EdgeDaemon
 from edge.devices.entity import Entity
 from edge.ports import Message
 from shared.decision import Decision, Outcome
 from shared.discovery import parse_discovery
+from shared.errors import StorageError
 from tests.edge.io.test_store import fill_to_limit
 
 CONFIG = b'{"unique_id": "meter", "name": "Meter", "state_topic": "sim/meter/state"}'
@@ -52,4 +53,19 @@ async def test_a_state_message_the_full_store_refuses_is_acknowledged_and_kept_i
     await daemon.handle(Message("sim/meter/state", b"y" * 9000, 1, False, lambda: acked.append(True)))
     assert acked == [True] and storage_errors(daemon, "message") == 1
     assert daemon.twins.values("meter") == {"value": "y" * 9000}
+    await daemon.store.close()
+
+
+async def test_negative_control_without_containment_a_refused_decision_record_fails_its_request(
+        tmp_path: Path) -> None:
+    (tmp_path / "no-model").mkdir()
+    settings = load_settings(None, data_dir=tmp_path / "edge", model_dir=tmp_path / "no-model")
+    daemon = EdgeDaemon(settings, safeguards=Safeguards(contain_errors=False))
+    await daemon.store.open()
+    await daemon.store._call(lambda: fill_to_limit(daemon.store.db.conn))
+    decision = Decision(utterance_id="u", trace_id="t", edge_id="e", text="x" * 5000, language="en",
+                        outcome=Outcome.DONE, reply="ok", latency_ms=1.0)
+    with pytest.raises(StorageError):
+        await daemon.recorder.record(decision)
+    assert storage_errors(daemon, "decision") == 1  # counted all the same
     await daemon.store.close()

@@ -133,3 +133,12 @@ def test_a_group_commit_keeps_order_applies_the_bound_and_is_one_transaction(tmp
     assert box.dropped == 3 and len(box) == 5 and box.put_many([]) == 0
     box.close()
     assert [p.payload for p in Outbox(tmp_path / "outbox.db").peek()] == [b"3", b"4", b"5", b"6", b"7"]
+
+
+def test_negative_control_without_drop_reports_the_drops_are_counted_but_never_reported(tmp_path: Path) -> None:
+    seen: list[int] = []
+    box = Outbox(tmp_path / "outbox.db", max_messages=2, on_drop=seen.append, report_drops=False)
+    for i in range(5):
+        box.put("a", str(i).encode())
+    assert seen == [1, 1, 1] and len(box) == 2  # dropped as with the safeguard
+    assert box.dropped_report() is None  # but nothing would ever tell the cloud
