@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bench.reliability.broker import light_config
+from bench.reliability.rig_bridge import light_config
 from edge.devices.entity import Command, Entity
 from edge.devices.executor import COMMAND_QOS, Executor
 from edge.devices.twins import Twins

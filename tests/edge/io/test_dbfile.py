@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bench.reliability.storage import damage_pages
+from bench.reliability.storage_files_at_start import damage_pages
 from edge.io.dbfile import problem
 
 

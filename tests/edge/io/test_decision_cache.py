@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench.reliability.storage import damage_pages
+from bench.reliability.storage_files_at_start import damage_pages
 from edge.config import CacheSettings
 from edge.io.decision_cache import TABLE, TOUCH_EVERY_S, DecisionCache, fingerprint
 from edge.ports import CachedDecision, Versions
