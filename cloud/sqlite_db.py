@@ -120,7 +120,8 @@ class SqliteDb:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite rolls back by itself after some errors (SQLITE_FULL): keep the cause
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 

@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 
 #: State messages whose reports may wait for the outbox at once before the router waits for the oldest.
 ACK_BEHIND = 1000
-#: The kinds of device topic, as `kind()` names them (and the daemon's message metric counts them).
-DEVICE_KINDS = ("discovery", "state", "availability", "device_error")
 
 
 class Reporter(Protocol):
@@ -65,7 +63,7 @@ class DeviceIngest:
         self._storing: collections.deque[tuple[asyncio.Task[None], Message]] = collections.deque()
 
     def kind(self, topic: str) -> str | None:
-        """Which device topic this is (one of DEVICE_KINDS), or None when no device owns it."""
+        """Which device topic this is (discovery, state, availability, device_error), or None when nobody owns it."""
         if topic.startswith(self._prefix + "/") and topic.endswith("/config"):
             return "discovery"
         if self._registry.state_bindings(topic):
