@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 from autoglm.logs import setup_logging
 from edge.config import Safeguards, load_settings
@@ -24,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog=ENTRY)
     parser.add_argument("side", choices=["edge"])
     parser.add_argument("command", choices=["run"])
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
     setup_logging(args.log_level)
