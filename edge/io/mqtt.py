@@ -155,6 +155,15 @@ class PahoBus:
         if rc.is_failure:
             log.warning("mqtt connect refused", extra={"reason": str(rc)})
             return
+        # One resend authority, the caller's: right after this callback paho would send again, DUP set, every QoS 1
+        # message of the dropped connection still owed a PUBACK, though `_fail_pending` told each sender it was not
+        # sent, and the outbox then sends it again too: two copies of each. The outbox's copy is the one kept: it is
+        # durable (paho's store dies with the process) and in order; and a direct publish that raised must not go out
+        # later (a device command reported as failed would run). Here, not in on_disconnect: a publish racing the
+        # drop can still land in paho's store after that callback, never after this one (`connected` is still false).
+        if dropped := client.drop_out_messages():
+            log.info("unacknowledged publishes of the dropped connection discarded; their senders were told",
+                     extra={"discarded": len(dropped)})
         if self._resubscribe or not self._subscribed_once:
             for topic_filter, qos in self._subscriptions.items():
                 client.subscribe(topic_filter, qos)
