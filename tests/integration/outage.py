@@ -89,6 +89,21 @@ class Collector:
                 bad.append(str(envelope["id"]))
         return bad
 
+    def settle(self, timeout: float = 5.0) -> None:
+        """Return once the broker holds no delivery to this collector unacknowledged (before the test stops it).
+
+        A QoS 1 round trip on this connection, twice: the first PUBACK comes after every delivery the broker sent
+        before it, the second after the PUBACKs the collector queued for those; again while deliveries still come.
+        """
+        while True:
+            with self._lock:
+                before = len(self.envelopes)
+            for _ in range(2):
+                self._client.publish(f"autoglm-test/collector/{id(self)}", b"", qos=1).wait_for_publish(timeout)
+            with self._lock:
+                if len(self.envelopes) == before:
+                    return
+
     def ids(self) -> list[str]:
         with self._lock:
             return [str(e["id"]) for e in self.envelopes]

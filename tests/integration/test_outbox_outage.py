@@ -53,6 +53,7 @@ async def outage(broker: BrokerInfo, cloud_broker: PersistentMosquitto, data: Pa
             await wait_for(lambda: len(edge.registry) >= len(home.device_ids), what="discovery")
             await wait_for(lambda: edge.uplink_bus.connected, what="uplink")
             await wait_for(lambda: bool(collector.state_versions()), what="the first full report")
+            await asyncio.to_thread(collector.settle)  # the broker owes the collector nothing when it stops
             await asyncio.to_thread(cloud_broker.stop)
             await wait_for(lambda: not edge.uplink_bus.connected, what="uplink down")
             made: list[int] = []
