@@ -132,6 +132,11 @@ async def black_holed_cloud(work: Path, *, hole_s: float, cloud_rate: float = 30
     breaker = {"open_s": 1.0} if safeguard else {"minimum_calls": 1_000_000, "window_size": 1_000_000}
     settings = edge_settings(work / "edge", broker.port, broker.port)
     # a satellite sending several commands a second is a burst by design: the behaviour monitor is not measured here
+    # Admission routes everything: the admission policy reads the whole host's CPU, and on a busy machine (other test
+    # runs beside this one) it queued local commands behind hanging cloud requests, which measured the policy, not
+    # the breaker (local_slow > 0 with the breaker open).
+    settings |= {"policy": {"rules": [{"name": "route_all", "actions": dict.fromkeys(("high", "normal", "low"),
+                                                                                   "route")}]}}
     settings |= {"max_concurrent_utterances": 8, "monitor": {"device_floor": 1_000_000, "user_floor": 1_000_000},
                  "cloud": {"url": f"http://127.0.0.1:{cloud_port}", "token": "t",
                                                           "timeout_s": 0.5, "breaker": breaker}}
