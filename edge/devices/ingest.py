@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 ACK_BEHIND = 1000
 
 
+#: One report to the cloud: device id, changed values, their versions.
+Report = tuple[str, dict[str, Any], dict[str, int]]
+
+
 class Reporter(Protocol):
     """Where changed reported values go (the uplink's twin sync)."""
 
@@ -138,7 +142,7 @@ class DeviceIngest:
 
     async def state(self, message: Message) -> bool:
         """Commit what a state message reports; True when its acknowledgement waits for its reports."""
-        reports: list[Coroutine[Any, Any, None]] = []
+        reports: list[Report] = []  # made only once the message's commits are done: never a coroutine left unawaited
         for entity, binding in self._registry.state_bindings(message.topic):
             values = entity.parse(binding, message.payload)
             if not values:
@@ -151,7 +155,7 @@ class DeviceIngest:
                 rows = [r for r in await self._store.twin(entity.device_id)
                         if r.prop in values and r.reported_version > 0]
                 if rows:
-                    reports.append(self._report(entity.device_id, {r.prop: r.reported for r in rows},
+                    reports.append((entity.device_id, {r.prop: r.reported for r in rows},
                                                 {r.prop: r.reported_version for r in rows}))
                 continue
             changed = await self._twins.report(entity.device_id, values, mark)
@@ -163,7 +167,7 @@ class DeviceIngest:
                            if r.prop in values and r.reported_version > 0}
                 values = {prop: values[prop] for prop in changed}
             if changed:
-                reports.append(self._report(entity.device_id, values, changed))
+                reports.append((entity.device_id, values, changed))
         if not reports:
             return False
         await self._ack_when_stored(reports, message)
@@ -210,14 +214,14 @@ class DeviceIngest:
             await self._bus.unsubscribe(topic)
         self._subscribed = wanted
 
-    async def _ack_when_stored(self, reports: list[Coroutine[Any, Any, None]], message: Message) -> None:
+    async def _ack_when_stored(self, reports: list[Report], message: Message) -> None:
         """Acknowledge `message` once its reports to the cloud are in the outbox, without holding the router.
 
         The twin is committed already; the reports wait for the outbox's next group commit while the router goes on
         (a crash before the commit leaves the message unacknowledged: the broker redelivers it and the report is
         made again). Acknowledgements keep arrival order; past `ack_behind` waiting messages the router waits.
         """
-        task = asyncio.get_running_loop().create_task(_all(reports))
+        task = asyncio.get_running_loop().create_task(self._send_reports(reports))
         self._storing.append((task, message))
         task.add_done_callback(lambda _t: self._ack_stored())
         while len(self._storing) > self._ack_behind:
@@ -228,20 +232,19 @@ class DeviceIngest:
         while self._storing and self._storing[0][0].done():
             self._storing.popleft()[1].ack()
 
+    async def _send_reports(self, reports: list[Report]) -> None:
+        for device_id, values, versions in reports:
+            try:
+                await self._report(device_id, values, versions)
+            except Exception:  # a defect: logged; the message is acknowledged all the same (never a stuck window)
+                log.exception("report to the cloud failed", extra={"device_id": device_id})
+
     async def reports_stored(self, timeout: float | None = None) -> None:
         """Wait until the reports of every state message handled so far are stored (and acknowledged)."""
         while self._storing:
             done, _ = await asyncio.wait([task for task, _ in self._storing], timeout=timeout)
             if timeout is not None and not done:
                 return
-
-
-async def _all(reports: list[Coroutine[Any, Any, None]]) -> None:
-    for report in reports:
-        try:
-            await report
-        except Exception:  # a defect: logged; the message is acknowledged all the same (never a stuck window)
-            log.exception("report to the cloud failed")
 
 
 def redelivery_mark(message: Message, device_id: str) -> str | None:

@@ -5,6 +5,8 @@ arrival order once reports are stored; redeliveries of applied messages never ro
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from edge.devices.twins import Twins
 from edge.io.store import EdgeStore
 from edge.ports import Message
 from shared.discovery import parse_discovery
+from shared.errors import StorageError
 
 CONFIG = b'{"unique_id": "meter", "name": "Meter", "state_topic": "sim/meter/state"}'
 Report = Callable[[str, dict[str, Any], dict[str, int]], Awaitable[None]]
@@ -141,3 +144,28 @@ async def test_negative_control_without_marks_redeliveries_roll_the_twin_back(ri
     for value in (b"10", b"11", b"12"):  # no packet id: nothing tells an applied message from a new one
         await handled(rig, value, dup=True, mid=0)
     assert [r.reported_version for r in await rig.store.twin("meter")] == [6]  # 10 and 11 came back as changes
+
+
+async def test_a_state_message_whose_second_device_cannot_be_stored_leaves_no_report_half_made(rig: Rig) -> None:
+    # a second meter on the same state topic, whose commit the store refuses (a full disk)
+    config = parse_discovery("sensor", CONFIG.replace(b'"meter"', b'"meter2"'))
+    assert config is not None
+    rig.registry.put(Entity.from_config(config, "homeassistant/sensor/meter2/config"))
+    store = rig.store
+    apply_reported = store.apply_reported
+
+    async def refusing(device_id: str, values: dict[str, Any], mark: str | None = None) -> dict[str, int]:
+        if device_id == "meter2":
+            raise StorageError("edge database is full")
+        return await apply_reported(device_id, values, mark)
+
+    store.apply_reported = refusing  # type: ignore[method-assign]
+    acked: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(StorageError):
+            await rig.handle(Message("sim/meter/state", b"41", 1, False, lambda: acked.append("ack")))
+        gc.collect()
+    # nothing is reported for a message that failed (its redelivery reports it), and no report was left unmade
+    assert rig.sent == [] and acked == []
+    assert not [w for w in caught if "never awaited" in str(w.message)]
